@@ -1,0 +1,123 @@
+/**
+ * Every error rotadb throws on purpose is a RotaError with a stable `code`.
+ * Codes never change meaning; messages may be improved.
+ */
+export class RotaError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The file is not a rotadb database (no valid root slot, wrong magic, empty, or a directory). */
+export class NotADatabaseError extends RotaError {
+  constructor(message: string) { super('ROTA_NOT_A_DATABASE', message); }
+}
+
+/** A page or root slot failed validation: bad checksum, bad type, or a structure that cannot be. */
+export class CorruptionError extends RotaError {
+  readonly pgno: number | undefined;
+  constructor(message: string, pgno?: number) {
+    super('ROTA_CORRUPT', pgno === undefined ? message : `page ${pgno}: ${message}`);
+    this.pgno = pgno;
+  }
+}
+
+/** The file was written by a newer format version than this library reads. */
+export class FormatVersionError extends RotaError {
+  constructor(message: string) { super('ROTA_FORMAT_VERSION', message); }
+}
+
+/** Options conflict with the file (page size, nRoots) or are out of range. */
+export class InvalidOptionError extends RotaError {
+  constructor(message: string) { super('ROTA_BAD_OPTION', message); }
+}
+
+/** A key of a type the key encoding cannot order, or empty. */
+export class InvalidKeyError extends RotaError {
+  constructor(message: string) { super('ROTA_BAD_KEY', message); }
+}
+
+/** A value the value encoding cannot store (wrong type for `binary`/`string`, undefined). */
+export class InvalidValueError extends RotaError {
+  constructor(message: string) { super('ROTA_BAD_VALUE', message); }
+}
+
+/** An encoded key longer than the page size allows (see `maxKeySize`). */
+export class KeyTooLargeError extends RotaError {
+  constructor(size: number, max: number) {
+    super('ROTA_KEY_TOO_LARGE', `encoded key is ${size} bytes; the limit at this page size is ${max}`);
+  }
+}
+
+/** An encoded value longer than MAX_VALUE_SIZE. */
+export class ValueTooLargeError extends RotaError {
+  constructor(size: number, max: number) {
+    super('ROTA_VALUE_TOO_LARGE', `encoded value is ${size} bytes; the limit is ${max}`);
+  }
+}
+
+/** Another process holds the database open (lock file with a live pid). */
+export class DatabaseLockedError extends RotaError {
+  readonly pid: number;
+  constructor(path: string, pid: number) {
+    super('ROTA_LOCKED', `${path} is open in process ${pid}; rotadb allows one process per file`);
+    this.pid = pid;
+  }
+}
+
+/** The same file is already open in this process; reuse that handle. */
+export class AlreadyOpenError extends RotaError {
+  constructor(path: string) {
+    super('ROTA_ALREADY_OPEN', `${path} is already open in this process; reuse the database object that open() returned (and close it once)`);
+  }
+}
+
+/** The database was closed; no further operations are possible on it. */
+export class DatabaseClosedError extends RotaError {
+  constructor() { super('ROTA_CLOSED', 'the database is closed'); }
+}
+
+/** The transaction has already committed or aborted (or was ended by close). */
+export class TransactionEndedError extends RotaError {
+  constructor(what: string) { super('ROTA_TXN_ENDED', `the ${what} transaction has ended`); }
+}
+
+/** A write was attempted through a read-only transaction. */
+export class ReadOnlyError extends RotaError {
+  constructor() { super('ROTA_READ_ONLY', 'write operation in a read transaction'); }
+}
+
+/**
+ * A synchronous writer waited `writeTimeoutMs` for the root slot it must write,
+ * and readers still pin it. The message names the readers and their ages.
+ */
+export class WriteTimeoutError extends RotaError {
+  constructor(message: string) { super('ROTA_WRITE_TIMEOUT', message); }
+}
+
+/**
+ * A synchronous call would wait for something only this same thread can release
+ * (a read transaction it holds pins the slot, or it already holds the writer lock).
+ * Thrown at once instead of hanging.
+ */
+export class WouldDeadlockError extends RotaError {
+  constructor(message: string) { super('ROTA_WOULD_DEADLOCK', message); }
+}
+
+/** The reader table in shared memory is full (`maxReaders`). */
+export class ReadersFullError extends RotaError {
+  constructor(max: number) {
+    super('ROTA_READERS_FULL', `all ${max} reader table entries are in use; end read transactions or raise maxReaders`);
+  }
+}
+
+/**
+ * A commit failed with an I/O error after it began writing. The database refuses further
+ * writes until it is reopened (a failed fsync cannot be safely retried); reads still work.
+ */
+export class DatabaseFailedError extends RotaError {
+  constructor(message: string, cause?: unknown) { super('ROTA_FAILED', message, { cause }); }
+}

@@ -1,0 +1,21 @@
+/**
+ * The only way the engine touches bytes at rest. Everything below this interface may be a
+ * real file, an in-memory image, or a fault injector; the engine must not know which.
+ *
+ * All calls are synchronous: the engine's commit runs to completion on the calling thread
+ * (see docs/design.md, "Commit"). Positions and lengths are byte offsets (< 2^53).
+ */
+export interface Storage {
+  /** Reads exactly `buf.length` bytes at `position` into `buf`; returns the bytes read (short only at end of file). */
+  read(buf: Uint8Array, position: number): number;
+  /** Writes all of `buf` at `position`, extending the file when needed. Not durable until `sync()`. */
+  write(buf: Uint8Array, position: number): void;
+  /** Makes every completed write durable (fdatasync). */
+  sync(): void;
+  /** Current size in bytes. */
+  size(): number;
+  /** Sets the size in bytes (shrinks or zero-extends). Not durable until `sync()`. */
+  truncate(size: number): void;
+  /** Releases the underlying resource; further calls fail. */
+  close(): void;
+}
