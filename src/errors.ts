@@ -121,3 +121,12 @@ export class ReadersFullError extends RotaError {
 export class DatabaseFailedError extends RotaError {
   constructor(message: string, cause?: unknown) { super('ROTA_FAILED', message, { cause }); }
 }
+
+/** An operating-system I/O error (permission, no space, device error); `cause` holds the original. */
+export class StorageError extends RotaError {
+  readonly syscallCode: string | undefined;
+  constructor(message: string, cause?: unknown) {
+    super('ROTA_IO', message, { cause });
+    this.syscallCode = (cause as { code?: string } | undefined)?.code;
+  }
+}
