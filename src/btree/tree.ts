@@ -1,0 +1,448 @@
+/**
+ * Copy-on-write B+tree over slotted pages.
+ *
+ * Shape invariants (verified by check()):
+ *  - every leaf is at depth `tree.depth`; branch cell 0 has an empty key meaning minus infinity;
+ *  - keys in child i of a branch lie in [key_i, key_{i+1});
+ *  - only the root may be emptier than minFill after an operation completes.
+ *
+ * Modification is bottom-up: an operation descends read-only, changes the leaf, and each level
+ * touches (copies) its page only when a child's page number or a separator changed. A child that
+ * split hands its parent a separator and a new right sibling through `pendingSplit`.
+ */
+import { branchSearch, leafSearch } from './search.js';
+import { overflowPageCount, type PageReader, type PageWriter, type TreeInfo } from './store.js';
+import {
+  BRANCH_CELL_OVERHEAD, BRANCH_KEY, BRANCH_KEYLEN, LEAF_KEY, LEAF_KEYLEN, PAGE_HEADER, PageType,
+  SLOT_WIDTH, maxCellSize, minFill,
+} from '../pages/layout.js';
+import { u16, u32 } from '../pages/bytes.js';
+import {
+  appendCells, branchChild, cellCount, cellOffset, cellSize, freeSpace, initNode, leafCellSizeFor,
+  leafIsOverflow, leafValueLen, leafValueStart, pageType, removeCell, reserveCell,
+  setBranchChild, usedSpace, writeBranchCell, writeLeafCell,
+} from '../pages/node.js';
+import { CorruptionError } from '../errors.js';
+
+// ---------------------------------------------------------------- lookup
+
+/**
+ * Finds `key` and returns the offset of its cell in `found.page`, or -1. `found` is a shared
+ * scratch object: consume it before the next call.
+ */
+export const found: { page: Uint8Array } = { page: new Uint8Array(0) };
+
+export function lookup(r: PageReader, tree: TreeInfo, key: Uint8Array, klen: number): number {
+  if (tree.root === 0) return -1;
+  let pgno = tree.root;
+  for (let level = tree.depth; level > 1; level--) {
+    const p = r.get(pgno);
+    pgno = branchChild(p, branchSearch(p, key, klen));
+  }
+  const leaf = r.get(pgno);
+  const s = leafSearch(leaf, key, klen);
+  if ((s & 1) === 0) return -1;
+  found.page = leaf;
+  return cellOffset(leaf, s >>> 1);
+}
+
+/** The value of the leaf cell at `off` (a view of the page for inline values, valid until the page changes). */
+export function cellValue(r: PageReader, p: Uint8Array, off: number): Uint8Array {
+  const v = leafValueStart(p, off);
+  const len = leafValueLen(p, off);
+  if (leafIsOverflow(p, off)) return r.readOverflow(u32(p, v), len);
+  return p.subarray(v, v + len);
+}
+
+// ---------------------------------------------------------------- insert
+
+interface Split { sep: Uint8Array; right: number }
+let pendingSplit: Split | null = null;
+
+/** Inserts or replaces; returns true when the key was new. */
+export function put(
+  w: PageWriter, tree: TreeInfo, key: Uint8Array, klen: number, value: Uint8Array, vlen: number,
+): boolean {
+  if (tree.root === 0) {
+    const pgno = w.allocPage();
+    initNode(w.get(pgno), PageType.Leaf);
+    tree.root = pgno;
+    tree.depth = 1;
+    tree.leafPages++;
+  }
+  const before = tree.entries;
+  pendingSplit = null;
+  const root = insertAt(w, tree, tree.root, tree.depth, key, klen, value, vlen, true);
+  growRoot(w, tree, root);
+  return tree.entries !== before;
+}
+
+function insertAt(
+  w: PageWriter, tree: TreeInfo, pgno: number, level: number,
+  key: Uint8Array, klen: number, value: Uint8Array, vlen: number, rightmost: boolean,
+): number {
+  if (level === 1) return insertLeaf(w, tree, pgno, key, klen, value, vlen, rightmost);
+  const page = w.get(pgno);
+  const ci = branchSearch(page, key, klen);
+  const child = branchChild(page, ci);
+  const last = ci === cellCount(page) - 1;
+  const newChild = insertAt(w, tree, child, level - 1, key, klen, value, vlen, rightmost && last);
+  const split = pendingSplit;
+  pendingSplit = null;
+  if (newChild === child && split === null) return pgno;
+  const np = w.touch(pgno);
+  const p = w.get(np);
+  setBranchChild(p, ci, newChild);
+  if (split !== null) insertBranchCell(w, tree, p, ci + 1, split, rightmost && last);
+  return np;
+}
+
+function insertLeaf(
+  w: PageWriter, tree: TreeInfo, pgno: number,
+  key: Uint8Array, klen: number, value: Uint8Array, vlen: number, rightmost: boolean,
+): number {
+  const maxCell = maxCellSize(w.pageSize);
+  const s = leafSearch(w.get(pgno), key, klen);
+  const i = s >>> 1;
+  const np = w.touch(pgno);
+  const p = w.get(np);
+  const size = leafCellSizeFor(klen, vlen, maxCell);
+  const inline = size === 7 + klen + vlen;
+  if (s & 1) {
+    const off = cellOffset(p, i);
+    const wasOverflow = leafIsOverflow(p, off);
+    if (!wasOverflow && inline && leafValueLen(p, off) === vlen) {
+      p.set(value.subarray(0, vlen), leafValueStart(p, off)); // same size: overwrite in place
+      return np;
+    }
+    if (wasOverflow) freeValueRun(w, tree, p, off);
+    removeCell(p, i);
+  } else {
+    tree.entries++;
+  }
+  let ovf = 0;
+  if (!inline) {
+    ovf = w.writeOverflow(value, vlen);
+    tree.overflowPages += overflowPageCount(vlen, w.pageSize);
+  }
+  if (freeSpace(p) >= size + SLOT_WIDTH) {
+    writeLeafCell(p, reserveCell(p, i, size), key, klen, value, vlen, ovf);
+    return np;
+  }
+  const cell = new Uint8Array(size);
+  writeLeafCell(cell, 0, key, klen, value, vlen, ovf);
+  splitNode(w, tree, p, i, cell, rightmost && i === cellCount(p));
+  return np;
+}
+
+function freeValueRun(w: PageWriter, tree: TreeInfo, p: Uint8Array, off: number): void {
+  const len = leafValueLen(p, off);
+  w.freeOverflow(u32(p, leafValueStart(p, off)), len);
+  tree.overflowPages -= overflowPageCount(len, w.pageSize);
+}
+
+function insertBranchCell(w: PageWriter, tree: TreeInfo, p: Uint8Array, i: number, split: Split, append: boolean): void {
+  const size = BRANCH_CELL_OVERHEAD + split.sep.length;
+  if (freeSpace(p) >= size + SLOT_WIDTH) {
+    writeBranchCell(p, reserveCell(p, i, size), split.right, split.sep, 0, split.sep.length);
+    return;
+  }
+  const cell = new Uint8Array(size);
+  writeBranchCell(cell, 0, split.right, split.sep, 0, split.sep.length);
+  splitNode(w, tree, p, i, cell, append && i === cellCount(p));
+}
+
+/** After an operation on the root: a split root gets a new parent. */
+function growRoot(w: PageWriter, tree: TreeInfo, root: number): void {
+  tree.root = root;
+  const split = pendingSplit;
+  if (split === null) return;
+  pendingSplit = null;
+  const np = w.allocPage();
+  const p = w.get(np);
+  initNode(p, PageType.Branch);
+  writeBranchCell(p, reserveCell(p, 0, BRANCH_CELL_OVERHEAD), root, split.sep, 0, 0);
+  writeBranchCell(p, reserveCell(p, 1, BRANCH_CELL_OVERHEAD + split.sep.length), split.right, split.sep, 0, split.sep.length);
+  tree.root = np;
+  tree.depth++;
+  tree.branchPages++;
+}
+
+// ---------------------------------------------------------------- splitting and rebuilding
+
+/** A run of cells gathered from pages (and loose cells) to be laid out again. */
+class CellList {
+  bufs: Uint8Array[] = [];
+  offs: number[] = [];
+  sizes: number[] = [];
+  push(buf: Uint8Array, off: number, size: number): void {
+    this.bufs.push(buf);
+    this.offs.push(off);
+    this.sizes.push(size);
+  }
+  pushPage(p: Uint8Array, from: number, to: number): void {
+    for (let i = from; i < to; i++) {
+      const off = cellOffset(p, i);
+      this.push(p, off, cellSize(p, off));
+    }
+  }
+  get length(): number { return this.sizes.length; }
+}
+
+/**
+ * `p` (dirty) cannot take `cell` at index `i`: split its cells and the new one into `p` and a new
+ * right sibling, and leave the separator in `pendingSplit`. With `append` (the insert is past the
+ * last key of the whole tree) the left page stays full, so ascending loads leave full pages.
+ */
+function splitNode(w: PageWriter, tree: TreeInfo, p: Uint8Array, i: number, cell: Uint8Array, append: boolean): void {
+  const type = pageType(p);
+  const list = new CellList();
+  const n = cellCount(p);
+  list.pushPage(p, 0, i);
+  list.push(cell, 0, cell.length);
+  list.pushPage(p, i, n);
+  const copy = p.slice();
+  rebindList(list, p, copy);
+  const right = w.allocPage();
+  if (type === PageType.Leaf) tree.leafPages++;
+  else tree.branchPages++;
+  const k = append && fits(list, type, list.length - 1, w.pageSize) ? list.length - 1 : chooseSplit(list, type, w.pageSize);
+  pendingSplit = { sep: layoutPair(list, type, k, p, w.get(right)), right };
+}
+
+/** The list points into `p`, which is about to be rewritten: point it at a copy instead. */
+function rebindList(list: CellList, p: Uint8Array, copy: Uint8Array): void {
+  for (let j = 0; j < list.length; j++) if (list.bufs[j] === p) list.bufs[j] = copy;
+}
+
+/**
+ * Lays out `list` as left = [0, k) and right = the rest, and returns the separator for the right
+ * page. Leaves: the shortest prefix of right's first key that is greater than left's last key.
+ * Branches: cell k's key moves up and its child becomes right's cell 0 (key minus infinity).
+ */
+function layoutPair(list: CellList, type: number, k: number, left: Uint8Array, right: Uint8Array): Uint8Array {
+  initNode(left, type as PageType.Leaf);
+  initNode(right, type as PageType.Leaf);
+  for (let j = 0; j < k; j++) copyCell(left, list, j);
+  if (type === PageType.Leaf) {
+    for (let j = k; j < list.length; j++) copyCell(right, list, j);
+    return leafSeparator(list, k);
+  }
+  const buf = list.bufs[k]!;
+  const off = list.offs[k]!;
+  const klen = u16(buf, off + BRANCH_KEYLEN);
+  const sep = buf.slice(off + BRANCH_KEY, off + BRANCH_KEY + klen);
+  writeBranchCell(right, reserveCell(right, 0, BRANCH_CELL_OVERHEAD), u32(buf, off), sep, 0, 0);
+  for (let j = k + 1; j < list.length; j++) copyCell(right, list, j);
+  return sep;
+}
+
+function copyCell(dst: Uint8Array, list: CellList, j: number): void {
+  const size = list.sizes[j]!;
+  const off = list.offs[j]!;
+  dst.set(list.bufs[j]!.subarray(off, off + size), reserveCell(dst, cellCount(dst), size));
+}
+
+function leafSeparator(list: CellList, k: number): Uint8Array {
+  const a = list.bufs[k - 1]!;
+  const ao = list.offs[k - 1]! + LEAF_KEY;
+  const alen = u16(a, list.offs[k - 1]! + LEAF_KEYLEN);
+  const b = list.bufs[k]!;
+  const bo = list.offs[k]! + LEAF_KEY;
+  const blen = u16(b, list.offs[k]! + LEAF_KEYLEN);
+  let c = 0;
+  while (c < alen && c < blen && a[ao + c] === b[bo + c]) c++;
+  return b.slice(bo, bo + Math.min(blen, c + 1));
+}
+
+/** Bytes (cells and slots) on each side when splitting at k, or false when one side does not fit. */
+function fits(list: CellList, type: number, k: number, pageSize: number): boolean {
+  if (k < 1 || k >= list.length) return false;
+  const cap = pageSize - PAGE_HEADER;
+  let left = 0;
+  let total = 0;
+  for (let j = 0; j < list.length; j++) {
+    const s = list.sizes[j]! + SLOT_WIDTH;
+    if (j < k) left += s;
+    total += s;
+  }
+  const right = type === PageType.Leaf ? total - left : total - left - list.sizes[k]! + BRANCH_CELL_OVERHEAD;
+  return left <= cap && right <= cap;
+}
+
+/** The split point that balances bytes best among those where both sides fit. */
+function chooseSplit(list: CellList, type: number, pageSize: number): number {
+  const cap = pageSize - PAGE_HEADER;
+  const n = list.length;
+  let total = 0;
+  for (let j = 0; j < n; j++) total += list.sizes[j]! + SLOT_WIDTH;
+  let best = -1;
+  let bestDiff = Infinity;
+  let left = 0;
+  for (let k = 1; k < n; k++) {
+    left += list.sizes[k - 1]! + SLOT_WIDTH;
+    const right = type === PageType.Leaf
+      ? total - left
+      : total - left - list.sizes[k]! + BRANCH_CELL_OVERHEAD;
+    if (left > cap) break;
+    if (right > cap) continue;
+    const diff = Math.abs(left - right);
+    if (diff < bestDiff) { bestDiff = diff; best = k; }
+  }
+  if (best < 0) throw new CorruptionError('no split point fits: cell larger than the page allows');
+  return best;
+}
+
+// ---------------------------------------------------------------- delete
+
+const NOT_FOUND = -1;
+
+/** Removes `key`; returns false when it was absent (and then changes nothing). */
+export function del(w: PageWriter, tree: TreeInfo, key: Uint8Array, klen: number): boolean {
+  if (tree.root === 0) return false;
+  pendingSplit = null;
+  const root = deleteAt(w, tree, tree.root, tree.depth, key, klen);
+  if (root === NOT_FOUND) return false;
+  growRoot(w, tree, root);
+  shrinkRoot(w, tree);
+  return true;
+}
+
+function deleteAt(w: PageWriter, tree: TreeInfo, pgno: number, level: number, key: Uint8Array, klen: number): number {
+  if (level === 1) {
+    const s = leafSearch(w.get(pgno), key, klen);
+    if ((s & 1) === 0) return NOT_FOUND;
+    const np = w.touch(pgno);
+    const p = w.get(np);
+    const off = cellOffset(p, s >>> 1);
+    if (leafIsOverflow(p, off)) freeValueRun(w, tree, p, off);
+    removeCell(p, s >>> 1);
+    tree.entries--;
+    return np;
+  }
+  const page = w.get(pgno);
+  const ci = branchSearch(page, key, klen);
+  const child = branchChild(page, ci);
+  const newChild = deleteAt(w, tree, child, level - 1, key, klen);
+  if (newChild === NOT_FOUND) return NOT_FOUND;
+  const split = pendingSplit;
+  pendingSplit = null;
+  const np = w.touch(pgno);
+  const p = w.get(np);
+  setBranchChild(p, ci, newChild);
+  if (split !== null) {
+    insertBranchCell(w, tree, p, ci + 1, split, false);
+  } else if (underfull(w.get(newChild), w.pageSize)) {
+    rebalance(w, tree, p, ci);
+  }
+  return np;
+}
+
+function underfull(p: Uint8Array, pageSize: number): boolean {
+  const n = cellCount(p);
+  return n === 0 || (pageType(p) === PageType.Branch && n < 2) || usedSpace(p) < minFill(pageSize);
+}
+
+/**
+ * Child `ci` of the dirty branch `p` is underfull: merge it with a sibling when both fit one page,
+ * else spread their cells evenly over the two. A longer new separator may split `p` itself
+ * (reported through pendingSplit).
+ */
+function rebalance(w: PageWriter, tree: TreeInfo, p: Uint8Array, ci: number): void {
+  const n = cellCount(p);
+  if (n < 2) return; // no sibling: p itself is underfull and its parent (or shrinkRoot) deals with it
+  const li = ci === n - 1 ? ci - 1 : ci;
+  const ri = li + 1;
+  const lp = w.touch(branchChild(p, li));
+  setBranchChild(p, li, lp);
+  const rp = w.touch(branchChild(p, ri));
+  setBranchChild(p, ri, rp);
+  const L = w.get(lp);
+  const R = w.get(rp);
+  const type = pageType(L);
+  const sepOff = cellOffset(p, ri);
+  const sepLen = u16(p, sepOff + BRANCH_KEYLEN);
+  const cap = w.pageSize - PAGE_HEADER;
+
+  if (type === PageType.Leaf) {
+    if (usedSpace(L) + usedSpace(R) <= cap) {
+      appendCells(L, R, 0, cellCount(R));
+      dropRight(w, tree, p, ri, rp, type);
+      return;
+    }
+  } else if (usedSpace(L) + usedSpace(R) + sepLen <= cap) {
+    // R's cell 0 has an empty key; in the merged page it needs the separator that bounded R.
+    const at = reserveCell(L, cellCount(L), BRANCH_CELL_OVERHEAD + sepLen);
+    writeBranchCell(L, at, branchChild(R, 0), p, sepOff + BRANCH_KEY, sepLen);
+    appendCells(L, R, 1, cellCount(R));
+    dropRight(w, tree, p, ri, rp, type);
+    return;
+  }
+
+  const list = new CellList();
+  list.pushPage(L, 0, cellCount(L));
+  if (type === PageType.Leaf) {
+    list.pushPage(R, 0, cellCount(R));
+  } else {
+    const cell = new Uint8Array(BRANCH_CELL_OVERHEAD + sepLen);
+    writeBranchCell(cell, 0, branchChild(R, 0), p, sepOff + BRANCH_KEY, sepLen);
+    list.push(cell, 0, cell.length);
+    list.pushPage(R, 1, cellCount(R));
+  }
+  const lcopy = L.slice();
+  const rcopy = R.slice();
+  rebindList(list, L, lcopy);
+  rebindList(list, R, rcopy);
+  const sep = layoutPair(list, type, chooseSplit(list, type, w.pageSize), L, R);
+  removeCell(p, ri);
+  insertBranchCell(w, tree, p, ri, { sep, right: rp }, false);
+}
+
+function dropRight(w: PageWriter, tree: TreeInfo, p: Uint8Array, ri: number, rp: number, type: number): void {
+  removeCell(p, ri);
+  w.freePage(rp);
+  if (type === PageType.Leaf) tree.leafPages--;
+  else tree.branchPages--;
+}
+
+/** An empty root leaf empties the tree; a root branch with one child hands the root down. */
+function shrinkRoot(w: PageWriter, tree: TreeInfo): void {
+  for (;;) {
+    const p = w.get(tree.root);
+    const n = cellCount(p);
+    if (pageType(p) === PageType.Leaf) {
+      if (n > 0) return;
+      w.freePage(tree.root);
+      tree.leafPages--;
+      tree.root = 0;
+      tree.depth = 0;
+      return;
+    }
+    if (n > 1) return;
+    const child = branchChild(p, 0);
+    w.freePage(tree.root);
+    tree.branchPages--;
+    tree.root = child;
+    tree.depth--;
+  }
+}
+
+/** Frees every page of a tree (used when dropping a named database). */
+export function freeTree(w: PageWriter, tree: TreeInfo): void {
+  const walk = (pgno: number, level: number): void => {
+    const p = w.get(pgno);
+    const n = cellCount(p);
+    if (level > 1) {
+      for (let i = 0; i < n; i++) walk(branchChild(p, i), level - 1);
+    } else {
+      for (let i = 0; i < n; i++) {
+        const off = cellOffset(p, i);
+        if (leafIsOverflow(p, off)) w.freeOverflow(u32(p, leafValueStart(p, off)), leafValueLen(p, off));
+      }
+    }
+    w.freePage(pgno);
+  };
+  if (tree.root !== 0) walk(tree.root, tree.depth);
+  Object.assign(tree, { root: 0, depth: 0, entries: 0, branchPages: 0, leafPages: 0, overflowPages: 0 });
+}
+

@@ -1,0 +1,172 @@
+import * as fs from 'node:fs';
+import { NotADatabaseError, StorageError } from '../errors.js';
+import type { Storage } from './storage.js';
+
+/**
+ * A `Storage` backed by one file, accessed only through positioned synchronous syscalls
+ * (pread/pwrite), so no file-position state is shared between calls.
+ *
+ * Error contract: failures reported by the OS become `StorageError` (code ROTA_IO) with the
+ * original error as `cause`; a path that is a directory or (without `create`) missing becomes
+ * `NotADatabaseError`. Argument errors raised by Node itself (bad types, out-of-range
+ * positions) are programming errors and propagate unchanged.
+ */
+export class FileStorage implements Storage {
+  readonly path: string;
+  /** `null` once closed; never reused after that. */
+  #fd: number | null;
+
+  private constructor(path: string, fd: number) {
+    this.path = path;
+    this.#fd = fd;
+  }
+
+  /**
+   * Opens `path` for reading and writing. With `create`, a missing file is created empty;
+   * an existing file is never truncated.
+   */
+  static open(path: string, opts: { create: boolean }): FileStorage {
+    const fd = openFd(path, opts.create);
+    let isDir: boolean;
+    try {
+      isDir = fs.fstatSync(fd).isDirectory();
+    } catch (err) {
+      closeQuietly(fd);
+      throw mapError(err, `cannot stat ${path}`);
+    }
+    // Some platforms let a directory be opened; it is never a database either way.
+    if (isDir) {
+      closeQuietly(fd);
+      throw notADatabaseDir(path);
+    }
+    return new FileStorage(path, fd);
+  }
+
+  read(buf: Uint8Array, position: number): number {
+    const fd = this.#handle();
+    let done = 0;
+    try {
+      while (done < buf.length) {
+        const n = fs.readSync(fd, buf, done, buf.length - done, position + done);
+        if (n === 0) break; // end of file: the caller gets a short count
+        done += n;
+      }
+    } catch (err) {
+      throw mapError(err, `cannot read ${buf.length} bytes at ${position} from ${this.path}`);
+    }
+    return done;
+  }
+
+  write(buf: Uint8Array, position: number): void {
+    const fd = this.#handle();
+    let done = 0;
+    try {
+      while (done < buf.length) {
+        const n = fs.writeSync(fd, buf, done, buf.length - done, position + done);
+        // A zero count without an error would loop forever; the OS means "no progress".
+        if (n === 0) throw new StorageError(`write to ${this.path} at ${position + done} made no progress`);
+        done += n;
+      }
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw mapError(err, `cannot write ${buf.length} bytes at ${position} to ${this.path}`);
+    }
+  }
+
+  sync(): void {
+    const fd = this.#handle();
+    try {
+      fs.fdatasyncSync(fd);
+    } catch (err) {
+      throw mapError(err, `cannot sync ${this.path}`);
+    }
+  }
+
+  size(): number {
+    const fd = this.#handle();
+    try {
+      return fs.fstatSync(fd).size;
+    } catch (err) {
+      throw mapError(err, `cannot stat ${this.path}`);
+    }
+  }
+
+  truncate(size: number): void {
+    const fd = this.#handle();
+    try {
+      fs.ftruncateSync(fd, size);
+    } catch (err) {
+      throw mapError(err, `cannot truncate ${this.path} to ${size} bytes`);
+    }
+  }
+
+  /** Idempotent. The descriptor is forgotten before closing so a failed close is not retried. */
+  close(): void {
+    const fd = this.#fd;
+    if (fd === null) return;
+    this.#fd = null;
+    try {
+      fs.closeSync(fd);
+    } catch (err) {
+      throw mapError(err, `cannot close ${this.path}`);
+    }
+  }
+
+  #handle(): number {
+    if (this.#fd === null) throw new StorageError(`storage is closed (${this.path})`);
+    return this.#fd;
+  }
+}
+
+function openFd(path: string, create: boolean): number {
+  try {
+    return fs.openSync(path, 'r+');
+  } catch (err) {
+    const code = errCode(err);
+    if (code === 'EISDIR') throw notADatabaseDir(path);
+    if (code !== 'ENOENT') throw mapError(err, `cannot open ${path}`);
+    if (!create) throw new NotADatabaseError(`${path} does not exist`);
+  }
+  try {
+    // O_EXCL: we create the file only if nobody else did; never clobber someone's file.
+    return fs.openSync(path, 'wx+');
+  } catch (err) {
+    // ENOENT here means a missing parent directory: an I/O error, not "not a database".
+    if (errCode(err) !== 'EEXIST') throw mapError(err, `cannot create ${path}`);
+  }
+  // The file appeared between our two attempts (another opener created it): use it.
+  try {
+    return fs.openSync(path, 'r+');
+  } catch (err) {
+    if (errCode(err) === 'EISDIR') throw notADatabaseDir(path);
+    throw mapError(err, `cannot open ${path}`);
+  }
+}
+
+function notADatabaseDir(path: string): NotADatabaseError {
+  return new NotADatabaseError(`${path} is a directory, not a rotadb database file`);
+}
+
+function errCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * OS errors (those carrying a `syscall`) become StorageError; anything else is a bug in the
+ * caller or in this module and is rethrown as is so it is not mistaken for a disk problem.
+ */
+function mapError(err: unknown, what: string): unknown {
+  const syscall = (err as { syscall?: unknown } | null)?.syscall;
+  if (typeof syscall !== 'string') return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new StorageError(`${what}: ${detail}`, err);
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // Already failing with a more useful error; a close failure adds nothing.
+  }
+}
