@@ -1,0 +1,74 @@
+/** Value encodings, named as in lmdb-js: msgpack (default, via msgpackr), binary, string, json. */
+import { Packr } from 'msgpackr';
+import { InvalidOptionError, InvalidValueError } from '../errors.js';
+
+export interface ValueCodec {
+  readonly name: string;
+  /** Encodes; the result may be a view of a shared buffer, valid until the next encode. */
+  encode(value: unknown): Uint8Array;
+  /** Decodes bytes that may be a view of a page: must copy anything it keeps. */
+  decode(bytes: Uint8Array): unknown;
+}
+
+const packr = new Packr({ useRecords: false, moreTypes: true });
+const utf8 = new TextDecoder();
+
+function rejectUndefined(value: unknown): void {
+  if (value === undefined) throw new InvalidValueError('undefined cannot be stored (remove the key instead)');
+}
+
+const msgpack: ValueCodec = {
+  name: 'msgpack',
+  encode(value) {
+    rejectUndefined(value);
+    return packr.pack(value);
+  },
+  decode(bytes) {
+    return packr.unpack(bytes);
+  },
+};
+
+const binary: ValueCodec = {
+  name: 'binary',
+  encode(value) {
+    if (!(value instanceof Uint8Array)) throw new InvalidValueError(`encoding 'binary' stores Uint8Array or Buffer values, not ${value === null ? 'null' : typeof value}`);
+    return value;
+  },
+  decode(bytes) {
+    return Buffer.from(bytes);
+  },
+};
+
+const string: ValueCodec = {
+  name: 'string',
+  encode(value) {
+    if (typeof value !== 'string') throw new InvalidValueError(`encoding 'string' stores strings, not ${value === null ? 'null' : typeof value}`);
+    return Buffer.from(value, 'utf8');
+  },
+  decode(bytes) {
+    return utf8.decode(bytes);
+  },
+};
+
+const json: ValueCodec = {
+  name: 'json',
+  encode(value) {
+    rejectUndefined(value);
+    const s = JSON.stringify(value);
+    if (s === undefined) throw new InvalidValueError(`a ${typeof value} has no JSON form`);
+    return Buffer.from(s, 'utf8');
+  },
+  decode(bytes) {
+    return JSON.parse(utf8.decode(bytes));
+  },
+};
+
+export function valueCodec(name: string | undefined): ValueCodec {
+  switch (name ?? 'msgpack') {
+    case 'msgpack': return msgpack;
+    case 'binary': return binary;
+    case 'string': return string;
+    case 'json': return json;
+    default: throw new InvalidOptionError(`unknown encoding '${name}' (use 'msgpack', 'binary', 'string' or 'json')`);
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The space map: which pages below the high-water mark are free, stored as an append-only log
+ * (the idea of ZFS space maps). Each commit prepends one page (or a few) of records
+ *   FREE(txn, runs)  pages freed by transaction `txn` (0: reusable at once)
+ *   ALLOC(runs)      pages taken from the free set
+ * to a chain that the root slot points at. When the chain grows past twice its last snapshot, the
+ * commit writes a new snapshot (FREE records for the whole free set) and frees the old chain.
+ * So a commit writes O(its own changes) and the log stays O(free set) long.
+ *
+ * In memory the writer keeps FreeSpace: a bitmap of reusable pages plus the pending groups, which
+ * become reusable once no reader can reach them (the epoch rule, see docs/design.md).
+ */
+import { CorruptionError } from '../errors.js';
+import { setU16, setU32, setU64, u16, u32, u64 } from './bytes.js';
+import { FreeSet } from './freeset.js';
+import { PAGE_COUNT, PAGE_TYPE, PageType, SM_ALLOC, SM_FREE, SPACEMAP_END, SPACEMAP_NEXT, SPACEMAP_RECORDS } from './layout.js';
+
+export interface SpaceRecord {
+  kind: typeof SM_FREE | typeof SM_ALLOC;
+  txn: number;
+  runs: Array<[number, number]>;
+}
+
+export interface PendingGroup {
+  txn: number;
+  pages: number[];
+}
+
+export class FreeSpace {
+  constructor(public free: FreeSet, public pending: PendingGroup[] = []) {}
+
+  get pendingCount(): number {
+    let n = 0;
+    for (const g of this.pending) n += g.pages.length;
+    return n;
+  }
+
+  /** Pages freed by transactions <= `oldest` are unreachable for every reader: make them reusable. */
+  promote(oldest: number): void {
+    let i = 0;
+    while (i < this.pending.length && this.pending[i]!.txn <= oldest) {
+      for (const p of this.pending[i]!.pages) this.free.add(p);
+      i++;
+    }
+    if (i > 0) this.pending.splice(0, i);
+  }
+
+  /** Every free page as FREE records: reusable ones under txn 0, pending ones under their txn. */
+  snapshotRecords(): SpaceRecord[] {
+    const out: SpaceRecord[] = [{ kind: SM_FREE, txn: 0, runs: this.free.runs() }];
+    for (const g of this.pending) out.push({ kind: SM_FREE, txn: g.txn, runs: runsOf(g.pages) });
+    return out;
+  }
+}
+
+export function runsOf(pages: number[]): Array<[number, number]> {
+  const s = [...pages].sort((a, b) => a - b);
+  const out: Array<[number, number]> = [];
+  for (const p of s) {
+    const last = out[out.length - 1];
+    if (last && last[0] + last[1] === p) last[1]++;
+    else out.push([p, 1]);
+  }
+  return out;
+}
+
+const headerBytes = (kind: number): number => (kind === SM_FREE ? 12 : 4);
+
+/** How many pages `records` need. */
+export function pagesNeeded(records: SpaceRecord[], pageSize: number): number {
+  return pack(records, pageSize, null);
+}
+
+/** Lays `records` out in `pages` (already allocated buffers); returns how many pages were used. */
+export function packInto(records: SpaceRecord[], pages: Uint8Array[]): number {
+  return pack(records, pages[0]!.length, pages);
+}
+
+function pack(records: SpaceRecord[], pageSize: number, pages: Uint8Array[] | null): number {
+  let page = 0;
+  let at = SPACEMAP_RECORDS;
+  let count = 0;
+  const close = (): void => {
+    if (pages) {
+      const p = pages[page]!;
+      p[PAGE_TYPE] = PageType.SpaceMap;
+      setU16(p, PAGE_COUNT, count);
+      setU32(p, SPACEMAP_END, at);
+    }
+    page++;
+    at = SPACEMAP_RECORDS;
+    count = 0;
+  };
+  for (const r of records) {
+    let i = 0;
+    const hb = headerBytes(r.kind);
+    do {
+      if (at + hb + 8 > pageSize || count === 0xffff) close();
+      const fit = Math.min(r.runs.length - i, Math.floor((pageSize - at - hb) / 8));
+      if (pages) {
+        const p = pages[page]!;
+        setU32(p, at, r.kind | (fit << 8));
+        if (r.kind === SM_FREE) setU64(p, at + 4, r.txn);
+        let o = at + hb;
+        for (let j = i; j < i + fit; j++) {
+          setU32(p, o, r.runs[j]![0]);
+          setU32(p, o + 4, r.runs[j]![1]);
+          o += 8;
+        }
+      }
+      at += hb + 8 * fit;
+      count++;
+      i += fit;
+    } while (i < r.runs.length);
+  }
+  close();
+  return page;
+}
+
+/** Links chain pages: pages[i] points at pgnos[i + 1], the last at `older`. */
+export function linkChain(pages: Uint8Array[], pgnos: number[], older: number): void {
+  for (let i = 0; i < pages.length; i++) {
+    const p = pages[i]!;
+    p[PAGE_TYPE] = PageType.SpaceMap;
+    setU32(p, SPACEMAP_NEXT, i + 1 < pgnos.length ? pgnos[i + 1]! : older);
+  }
+}
+
+/**
+ * Reads the chain from `head` (`length` pages) and replays it oldest first into a FreeSet.
+ * Returns the chain's page numbers too (they are in use, not free).
+ */
+export function replaySpaceMap(read: (pgno: number) => Uint8Array, head: number, length: number): { free: FreeSet; chain: number[] } {
+  const chain: number[] = [];
+  const pages: Uint8Array[] = [];
+  for (let pgno = head; pgno !== 0; ) {
+    if (chain.length >= length) throw new CorruptionError(`space-map chain longer than the ${length} pages the root slot says`, pgno);
+    const p = read(pgno);
+    if (p[PAGE_TYPE] !== PageType.SpaceMap) throw new CorruptionError('expected a space-map page', pgno);
+    chain.push(pgno);
+    pages.push(p);
+    pgno = u32(p, SPACEMAP_NEXT);
+  }
+  if (chain.length !== length) throw new CorruptionError(`space-map chain has ${chain.length} pages, the root slot says ${length}`);
+  const free = new FreeSet();
+  for (let k = pages.length - 1; k >= 0; k--) {
+    const p = pages[k]!;
+    const n = u16(p, PAGE_COUNT);
+    const end = u32(p, SPACEMAP_END);
+    let at = SPACEMAP_RECORDS;
+    for (let r = 0; r < n; r++) {
+      const head32 = u32(p, at);
+      const kind = head32 & 0xff;
+      const runs = head32 >>> 8;
+      if (kind !== SM_FREE && kind !== SM_ALLOC) throw new CorruptionError(`bad space-map record kind ${kind}`, chain[k]);
+      at += kind === SM_FREE ? 12 : 4;
+      if (at + runs * 8 > end || end > p.length) throw new CorruptionError('space-map record overruns its page', chain[k]);
+      for (let j = 0; j < runs; j++, at += 8) {
+        const first = u32(p, at);
+        const count = u32(p, at + 4);
+        for (let q = first; q < first + count; q++) {
+          if (kind === SM_FREE) {
+            if (free.has(q)) throw new CorruptionError(`space map frees page ${q} twice`, chain[k]);
+            free.add(q);
+          } else {
+            if (!free.has(q)) throw new CorruptionError(`space map allocates page ${q}, which is not free`, chain[k]);
+            free.delete(q);
+          }
+        }
+      }
+    }
+  }
+  return { free, chain };
+}
+
+/** The txn id of a FREE record header at `at` (exported for tools that print the log). */
+export function recordTxn(p: Uint8Array, at: number): number {
+  return u64(p, at + 4);
+}
