@@ -130,3 +130,15 @@ export class StorageError extends RotaError {
     this.syscallCode = (cause as { code?: string } | undefined)?.code;
   }
 }
+
+/** In serial mode (nRoots = 1) a reader waited `writeTimeoutMs` for the writer to commit. */
+export class ReadTimeoutError extends RotaError {
+  constructor(message: string) { super('ROTA_READ_TIMEOUT', message); }
+}
+
+/** Stored bytes could not be decoded with the database's value encoding (opened with another encoding?). */
+export class ValueDecodeError extends RotaError {
+  constructor(encoding: string, cause: unknown) {
+    super('ROTA_DECODE', `a stored value is not valid ${encoding}: was the database written with another encoding? (${(cause as Error)?.message ?? cause})`, { cause });
+  }
+}

@@ -1,6 +1,6 @@
 /** Value encodings, named as in lmdb-js: msgpack (default, via msgpackr), binary, string, json. */
 import { Packr } from 'msgpackr';
-import { InvalidOptionError, InvalidValueError } from '../errors.js';
+import { InvalidOptionError, InvalidValueError, ValueDecodeError } from '../errors.js';
 
 export interface ValueCodec {
   readonly name: string;
@@ -24,7 +24,11 @@ const msgpack: ValueCodec = {
     return packr.pack(value);
   },
   decode(bytes) {
-    return packr.unpack(bytes);
+    try {
+      return packr.unpack(bytes);
+    } catch (e) {
+      throw new ValueDecodeError('msgpack', e);
+    }
   },
 };
 
@@ -59,7 +63,11 @@ const json: ValueCodec = {
     return Buffer.from(s, 'utf8');
   },
   decode(bytes) {
-    return JSON.parse(utf8.decode(bytes));
+    try {
+      return JSON.parse(utf8.decode(bytes));
+    } catch (e) {
+      throw new ValueDecodeError('json', e);
+    }
   },
 };
 

@@ -1,0 +1,13 @@
+export { open, Database, RootDatabase, ReadTransaction, WriteTransaction } from './database.js';
+export type { OpenOptions, DatabaseOptions, RangeOptions, Entry, ValueEncoding, KeyEncoding } from './database.js';
+export type { EnvOptions } from './env.js';
+export type { Stats, SlotStats } from './stats.js';
+export type { CheckReport } from './check.js';
+export type { ReaderInfo } from './txn/locks.js';
+export type { Key } from './encoding/keys.js';
+export type { Storage } from './storage/storage.js';
+export { FileStorage } from './storage/file.js';
+export { MemoryStorage } from './storage/memory.js';
+export { RangeIterable } from './range.js';
+export * from './errors.js';
+export { maxKeySize } from './pages/layout.js';

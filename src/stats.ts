@@ -1,0 +1,84 @@
+/** stats(): sizes, free space, and what pins versions (readers per slot, oldest reader, waits). */
+import type { Environment } from './env.js';
+import { readCatalog } from './txn/read.js';
+import type { TreeInfo } from './btree/store.js';
+
+export interface SlotStats {
+  slot: number;
+  /** Version held in the slot (undefined: none since open). */
+  txnId: number | undefined;
+  readers: number;
+  /** Total ms writers of this thread waited for this slot since open. */
+  writerWaitedMs: number;
+  /** Whether a writer is waiting on this slot right now. */
+  writerWaiting: boolean;
+}
+
+export interface Stats {
+  /** Entries, depth and pages of this database's tree. */
+  entries: number;
+  depth: number;
+  branchPages: number;
+  leafPages: number;
+  overflowPages: number;
+  /** The whole file. */
+  txnId: number;
+  pageSize: number;
+  nRoots: number;
+  fileSize: number;
+  /** Pages in use or free (the file's high-water mark). */
+  totalPages: number;
+  /** Free pages reusable now, and pages freed by recent transactions that readers may still reach. */
+  freePages: number;
+  pendingPages: number;
+  slots: SlotStats[];
+  /** Open read transactions and iterators in the reader table, and the age of the oldest (ms, 0 if none). */
+  readers: number;
+  oldestReaderAgeMs: number;
+  oldestReaderTxnId: number | undefined;
+  cache: { pages: number; capacity: number; hits: number; misses: number };
+}
+
+export function databaseStats(env: Environment, name: string | null): Stats {
+  const r = env.beginRead(false);
+  let tree: TreeInfo | undefined;
+  try {
+    tree = name === null ? r.meta.main : readCatalog(r, r.meta.catalog, name);
+  } finally {
+    r.end();
+  }
+  const now = Date.now();
+  const readers = env.readers();
+  const oldest = readers.reduce<(typeof readers)[number] | undefined>((a, b) => (a === undefined || b.startedAt < a.startedAt ? b : a), undefined);
+  const m = env.current;
+  const slots: SlotStats[] = [];
+  for (let s = 0; s < env.nRoots; s++) {
+    slots.push({
+      slot: s,
+      txnId: env.metas[s]?.txnId,
+      readers: env.locks.readers(s),
+      writerWaitedMs: env.waitedMs[s]!,
+      writerWaiting: env.locks.waitSince(s) !== 0,
+    });
+  }
+  const cache = env.pager.cache;
+  return {
+    entries: tree?.entries ?? 0,
+    depth: tree?.depth ?? 0,
+    branchPages: tree?.branchPages ?? 0,
+    leafPages: tree?.leafPages ?? 0,
+    overflowPages: tree?.overflowPages ?? 0,
+    txnId: m.txnId,
+    pageSize: env.pageSize,
+    nRoots: env.nRoots,
+    fileSize: env.storage.size(),
+    totalPages: m.highWater,
+    freePages: env.freeSpace.free.count,
+    pendingPages: env.freeSpace.pendingCount,
+    slots,
+    readers: readers.length,
+    oldestReaderAgeMs: oldest ? now - oldest.startedAt : 0,
+    oldestReaderTxnId: oldest?.txnId,
+    cache: { pages: cache.size, capacity: cache.capacity, hits: cache.hits, misses: cache.misses },
+  };
+}

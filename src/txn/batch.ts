@@ -1,0 +1,102 @@
+/**
+ * Asynchronous writes. Every put/remove issued in one event-loop turn joins one batch; a batch
+ * runs as one write transaction with one durable commit, after the jobs queued before it.
+ * Jobs (batches and transaction() callbacks) run strictly in the order they were issued.
+ *
+ * A job waits for its root slot with Atomics.waitAsync and holds nothing while waiting, so the
+ * thread's reads and synchronous writes go on meanwhile.
+ */
+import type { Environment } from '../env.js';
+import type { WriteTxn } from './write.js';
+
+export interface WriteOp {
+  /** Applies the operation inside the transaction and returns its result. */
+  apply(txn: WriteTxn): boolean;
+  resolve(v: boolean): void;
+  reject(e: unknown): void;
+}
+
+export class WriteQueue {
+  private batch: WriteOp[] | null = null;
+  private tail: Promise<void> = Promise.resolve();
+  private pending = 0;
+
+  constructor(private readonly env: Environment) {}
+
+  /** Adds `op` to the batch of this turn. */
+  add(op: WriteOp): void {
+    if (this.batch === null) {
+      const batch: WriteOp[] = [];
+      this.batch = batch;
+      this.enqueue(async () => {
+        await new Promise((r) => setImmediate(r)); // let the rest of this turn join the batch
+        if (this.batch === batch) this.batch = null;
+        await this.runBatch(batch);
+      });
+    }
+    this.batch.push(op);
+  }
+
+  /** Runs `fn` in its own write transaction after everything queued so far. */
+  transaction<T>(fn: (txn: WriteTxn) => T | Promise<T>): Promise<T> {
+    this.batch = null; // writes issued after this call go after it
+    return new Promise<T>((resolve, reject) => {
+      this.enqueue(async () => {
+        let txn: WriteTxn | undefined;
+        try {
+          const result = await this.env.writeAsync((t) => {
+            txn = t;
+            return fn(t);
+          });
+          if (txn!.state === 'active') txn!.commit();
+          resolve(result);
+        } catch (e) {
+          txn?.abort();
+          reject(e);
+        }
+      });
+    });
+  }
+
+  /** Resolves when every job queued so far has finished. */
+  flushed(): Promise<void> {
+    this.batch = null;
+    return this.tail;
+  }
+
+  get queued(): number {
+    return this.pending;
+  }
+
+  private enqueue(job: () => Promise<void>): void {
+    this.pending++;
+    const run = async (): Promise<void> => {
+      try {
+        await job();
+      } finally {
+        this.pending--;
+      }
+    };
+    this.tail = this.tail.then(run, run);
+  }
+
+  private async runBatch(ops: WriteOp[]): Promise<void> {
+    let results: boolean[];
+    try {
+      results = await this.env.writeAsync((txn) => {
+        try {
+          const out = ops.map((op) => op.apply(txn));
+          txn.commit();
+          return out;
+        } catch (e) {
+          txn.abort();
+          throw e;
+        }
+      });
+    } catch (e) {
+      for (const op of ops) op.reject(e);
+      return;
+    }
+    ops.forEach((op, i) => op.resolve(results[i]!));
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * Commit of write transaction T, in the order the design fixes. A failure before step 3 aborts
+ * cleanly (nothing was written). A failure in steps 3-6 leaves the previous version current on
+ * disk and in memory, and puts the database in the failed state: reads go on, writes are refused
+ * until reopen, because a failed write or fsync cannot be retried safely.
+ */
+import { put } from '../btree/tree.js';
+import { encodeMeta, writeDbInfo, type Meta } from '../pages/meta.js';
+import { DBINFO_SIZE, SM_ALLOC, SM_FREE } from '../pages/layout.js';
+import { linkChain, packInto, pagesNeeded, runsOf, type SpaceRecord } from '../pages/spacemap.js';
+import { DatabaseFailedError } from '../errors.js';
+import type { WriteTxn } from './write.js';
+
+/** Rewrite the space map as a snapshot once the log is this many times longer than the last one. */
+const CONDENSE_FACTOR = 2;
+const CONDENSE_MIN_PAGES = 8;
+
+const utf8 = new TextEncoder();
+
+export function commit(txn: WriteTxn): void {
+  const env = txn.env;
+  let meta: Meta;
+  let spaceMap: { pages: number[]; snapshot: boolean; oldChain: number[] };
+  try {
+    // 1. Catalog: store the descriptor of every named database this transaction changed.
+    writeCatalog(txn);
+    // 2. Free space: turn the page accounting into space-map records and their pages.
+    spaceMap = writeSpaceMap(txn);
+    meta = {
+      ...txn.base,
+      txnId: txn.txnId,
+      slot: txn.slot,
+      highWater: txn.highWater,
+      spaceMapHead: spaceMap.pages[0]!,
+      spaceMapPages: spaceMap.snapshot ? spaceMap.pages.length : txn.base.spaceMapPages + spaceMap.pages.length,
+      spaceMapSnapshot: spaceMap.snapshot ? spaceMap.pages.length : txn.base.spaceMapSnapshot,
+      freePages: freeAfter(txn, spaceMap.oldChain),
+      main: { ...txn.main },
+      catalog: { ...txn.catalog },
+    };
+  } catch (e) {
+    txn.abort();
+    throw e;
+  }
+  try {
+    // 3. Write every dirty page, ascending, neighbours coalesced, each stamped and checksummed.
+    env.pager.writePages(txn.dirty, txn.txnId);
+    // 4. Make them durable before any root can point at them.
+    if (!env.options.noSync) env.storage.sync();
+    // 5. Write the root slot T mod nRoots (it held version T - nRoots, which nobody pins).
+    env.storage.write(encodeMeta(meta), txn.slot * txn.pageSize);
+    // 6. Make the new version durable.
+    if (!env.options.noSync) env.storage.sync();
+  } catch (e) {
+    env.fail(txn, e);
+    throw new DatabaseFailedError(`commit of transaction ${txn.txnId} failed; the database keeps version ${txn.base.txnId} and refuses writes until reopened`, e);
+  }
+  // 7. Publish: committed pages into the cache, free space, the new current version; then release.
+  for (const [pgno, page] of txn.dirty) {
+    if (page.length === txn.pageSize) env.pager.cache.put(pgno, page);
+  }
+  const fs = env.freeSpace;
+  for (const p of txn.localFree) fs.free.add(p);
+  const pending = txn.freed.concat(spaceMap.oldChain);
+  if (pending.length > 0) fs.pending.push({ txn: txn.txnId, pages: pending });
+  txn.state = 'committed';
+  env.publish(txn, meta);
+}
+
+function writeCatalog(txn: WriteTxn): void {
+  const info = new Uint8Array(DBINFO_SIZE);
+  for (const [name, e] of txn.named) {
+    if (JSON.stringify(e.tree) === e.before) continue;
+    if (e.before === '' && e.tree.root === 0) continue; // looked at, never written: do not create it
+    writeDbInfo(info, 0, e.tree);
+    const k = utf8.encode(name);
+    put(txn, txn.catalog, k, k.length, info, DBINFO_SIZE);
+  }
+}
+
+function writeSpaceMap(txn: WriteTxn): { pages: number[]; snapshot: boolean; oldChain: number[] } {
+  const base = txn.base;
+  const snapshot = base.spaceMapPages + 1 > CONDENSE_FACTOR * Math.max(base.spaceMapSnapshot, CONDENSE_MIN_PAGES / CONDENSE_FACTOR);
+  const oldChain = snapshot ? chainPages(txn) : [];
+  const pages: number[] = [];
+  for (;;) {
+    const records = snapshot ? snapshotRecords(txn, oldChain) : deltaRecords(txn);
+    const need = pagesNeeded(records, txn.pageSize);
+    if (need <= pages.length) {
+      const bufs = pages.map((p) => txn.dirty.get(p)!);
+      packInto(records, bufs);
+      linkChain(bufs, pages, snapshot ? 0 : base.spaceMapHead);
+      return { pages, snapshot, oldChain };
+    }
+    // Allocating space-map pages changes the records (an ALLOC more, a free run shorter), so
+    // allocate and measure again; each round adds at most one run per page, so this converges.
+    while (pages.length < need) pages.push(txn.allocPage());
+  }
+}
+
+/** The pages of the current space-map chain (they become free when a snapshot replaces them). */
+function chainPages(txn: WriteTxn): number[] {
+  const out: number[] = [];
+  for (let pgno = txn.base.spaceMapHead; pgno !== 0; ) {
+    out.push(pgno);
+    pgno = txn.env.spaceMapNext(txn, pgno);
+  }
+  return out;
+}
+
+function deltaRecords(txn: WriteTxn): SpaceRecord[] {
+  const fromFree = new Set(txn.fromFree);
+  const allocs = txn.fromFree.filter((p) => txn.own.has(p));
+  const freeNow = txn.localFree.filter((p) => !fromFree.has(p));
+  const out: SpaceRecord[] = [];
+  if (allocs.length) out.push({ kind: SM_ALLOC, txn: 0, runs: runsOf(allocs) });
+  if (freeNow.length) out.push({ kind: SM_FREE, txn: 0, runs: runsOf(freeNow) });
+  if (txn.freed.length) out.push({ kind: SM_FREE, txn: txn.txnId, runs: runsOf(txn.freed) });
+  return out;
+}
+
+function snapshotRecords(txn: WriteTxn, oldChain: number[]): SpaceRecord[] {
+  const fs = txn.env.freeSpace;
+  const reusable = fs.free.runs();
+  const extra = runsOf(txn.localFree);
+  const out: SpaceRecord[] = [{ kind: SM_FREE, txn: 0, runs: mergeRuns(reusable, extra) }];
+  for (const g of fs.pending) out.push({ kind: SM_FREE, txn: g.txn, runs: runsOf(g.pages) });
+  const mine = txn.freed.concat(oldChain);
+  if (mine.length) out.push({ kind: SM_FREE, txn: txn.txnId, runs: runsOf(mine) });
+  return out;
+}
+
+function mergeRuns(a: Array<[number, number]>, b: Array<[number, number]>): Array<[number, number]> {
+  if (b.length === 0) return a;
+  const pages: number[] = [];
+  for (const [f, n] of a.concat(b)) for (let i = 0; i < n; i++) pages.push(f + i);
+  return runsOf(pages);
+}
+
+function freeAfter(txn: WriteTxn, oldChain: number[]): number {
+  const fs = txn.env.freeSpace;
+  return fs.free.count + fs.pendingCount + txn.localFree.length + txn.freed.length + oldChain.length;
+}

@@ -1,0 +1,169 @@
+/**
+ * The write transaction: the only PageWriter. Pages it allocates are "own": they live in `dirty`
+ * (not in the shared cache) and may change in place until commit. Every other page is committed
+ * and immutable; touching one copies it and frees the original under this transaction's id.
+ *
+ * Page accounting (what commit turns into space-map records):
+ *   fromFree  pages taken from the reusable free set        -> ALLOC, unless freed again
+ *   localFree own pages freed again in this transaction     -> reusable at once, by this txn too
+ *   freed     committed pages this transaction unlinked     -> pending under this txn id
+ * Abort gives `fromFree` back to the free set and forgets the rest; nothing was written.
+ */
+import type { PageWriter, TreeInfo } from '../btree/store.js';
+import { overflowPageCount } from '../btree/store.js';
+import type { Meta } from '../pages/meta.js';
+import { readCatalog } from './read.js';
+import { MAX_PAGES, PAGE_HEADER, PAGE_TYPE, PAGE_UPPER, PageType } from '../pages/layout.js';
+import { setU32 } from '../pages/bytes.js';
+import { CorruptionError, RotaError, TransactionEndedError } from '../errors.js';
+import type { Environment } from '../env.js';
+import { commit } from './commit.js';
+
+export class WriteTxn implements PageWriter {
+  readonly pageSize: number;
+  readonly txnId: number;
+  readonly slot: number;
+  highWater: number;
+  readonly dirty = new Map<number, Uint8Array>();
+  readonly own = new Set<number>();
+  readonly localFree: number[] = [];
+  readonly fromFree: number[] = [];
+  readonly freed: number[] = [];
+  readonly main: TreeInfo;
+  catalog: TreeInfo;
+  /** Named databases this transaction opened, with their descriptor as it was at begin. */
+  readonly named = new Map<string, { tree: TreeInfo; before: string }>();
+  /** Bumped by every change, so cursors can tell that their path may be stale. */
+  modCount = 0;
+  state: 'active' | 'committed' | 'aborted' = 'active';
+
+  constructor(readonly env: Environment, readonly base: Meta, readonly waitedMs: number) {
+    this.pageSize = base.pageSize;
+    this.txnId = base.txnId + 1;
+    this.slot = this.txnId % base.nRoots;
+    this.highWater = base.highWater;
+    this.main = { ...base.main };
+    this.catalog = { ...base.catalog };
+  }
+
+  // ---- PageReader
+
+  get(pgno: number): Uint8Array {
+    const d = this.dirty.get(pgno);
+    if (d !== undefined) return d;
+    if (this.state !== 'active') throw new TransactionEndedError('write');
+    if (pgno >= this.base.highWater || pgno < this.base.nRoots) {
+      throw new CorruptionError(`page number out of range [${this.base.nRoots}, ${this.base.highWater})`, pgno);
+    }
+    return this.env.pager.read(pgno);
+  }
+
+  readOverflow(pgno: number, length: number): Uint8Array {
+    const run = this.dirty.get(pgno);
+    if (run !== undefined) return run.subarray(PAGE_HEADER, PAGE_HEADER + length);
+    return this.env.pager.readRun(pgno, length);
+  }
+
+  // ---- PageWriter
+
+  touch(pgno: number): number {
+    if (this.own.has(pgno)) return pgno;
+    const src = this.get(pgno);
+    const np = this.allocPage();
+    this.dirty.get(np)!.set(src);
+    this.freePage(pgno);
+    return np;
+  }
+
+  allocPage(): number {
+    let pgno = this.localFree.pop();
+    if (pgno === undefined) pgno = this.takeFree(1);
+    this.own.add(pgno);
+    this.dirty.set(pgno, new Uint8Array(this.pageSize));
+    return pgno;
+  }
+
+  freePage(pgno: number): void {
+    if (this.own.delete(pgno)) {
+      this.dirty.delete(pgno);
+      this.localFree.push(pgno);
+    } else {
+      this.freed.push(pgno);
+    }
+  }
+
+  writeOverflow(value: Uint8Array, length: number): number {
+    const n = overflowPageCount(length, this.pageSize);
+    const first = this.takeFree(n);
+    const run = new Uint8Array(n * this.pageSize);
+    run[PAGE_TYPE] = PageType.Overflow;
+    setU32(run, PAGE_UPPER, n);
+    run.set(value.subarray(0, length), PAGE_HEADER);
+    for (let i = 0; i < n; i++) this.own.add(first + i);
+    this.dirty.set(first, run);
+    return first;
+  }
+
+  freeOverflow(pgno: number, length: number): void {
+    const n = overflowPageCount(length, this.pageSize);
+    if (this.own.has(pgno)) this.dirty.delete(pgno);
+    for (let i = 0; i < n; i++) {
+      if (this.own.delete(pgno + i)) this.localFree.push(pgno + i);
+      else this.freed.push(pgno + i);
+    }
+  }
+
+  /** `n` contiguous pages from the lowest free run, else from the end of the file. */
+  private takeFree(n: number): number {
+    const free = this.env.freeSpace.free;
+    const p = free.takeRun(n);
+    if (p >= 0) {
+      for (let i = 0; i < n; i++) this.fromFree.push(p + i);
+      return p;
+    }
+    if (this.highWater + n > MAX_PAGES) throw new RotaError('ROTA_FULL', `the file would exceed ${MAX_PAGES} pages`);
+    const first = this.highWater;
+    this.highWater += n;
+    return first;
+  }
+
+  // ---- trees
+
+  /** The tree of database `name` (null: main) as this transaction sees it; created empty if absent. */
+  tree(name: string | null): TreeInfo {
+    if (name === null) return this.main;
+    let e = this.named.get(name);
+    if (e === undefined) {
+      const t = readCatalog(this, this.catalog, name);
+      const tree = t ?? { root: 0, depth: 0, entries: 0, branchPages: 0, leafPages: 0, overflowPages: 0 };
+      e = { tree, before: t ? JSON.stringify(t) : '' };
+      this.named.set(name, e);
+    }
+    return e.tree;
+  }
+
+  /** Whether database `name` exists in this transaction's view. */
+  hasTree(name: string): boolean {
+    return this.named.has(name) ? this.named.get(name)!.before !== '' || this.named.get(name)!.tree.root !== 0 : readCatalog(this, this.catalog, name) !== undefined;
+  }
+
+  // ---- end
+
+  assertActive(): void {
+    if (this.state !== 'active') throw new TransactionEndedError('write');
+  }
+
+  commit(): void {
+    this.assertActive();
+    commit(this);
+  }
+
+  abort(): void {
+    if (this.state !== 'active') return;
+    this.state = 'aborted';
+    const free = this.env.freeSpace.free;
+    for (const p of this.fromFree) free.add(p);
+    this.dirty.clear();
+    this.env.endWrite(this);
+  }
+}
