@@ -12,7 +12,7 @@ import { valueCodec, type ValueCodec } from './encoding/values.js';
 import { cellValue, del, found, lookup, put } from './btree/tree.js';
 import { Cursor } from './btree/cursor.js';
 import type { PageReader, TreeInfo } from './btree/store.js';
-import { compareBytes } from './pages/bytes.js';
+import { compareBytes, copyOf } from './pages/bytes.js';
 import { MAX_VALUE_SIZE, maxKeySize } from './pages/layout.js';
 import { WriteQueue } from './txn/batch.js';
 import type { ReadTxn } from './txn/read.js';
@@ -274,10 +274,15 @@ export class Database<V = any> {
             continue;
           }
           limit--;
-          if (write) last = k.slice();
-          const key = this.keys.read(k, 0, k.length);
-          if (!withValues) return { done: false, value: key };
-          return { done: false, value: { key, value: this.values.decode(cursor!.value()) as V } };
+          if (write) last = copyOf(k);
+          try {
+            const key = this.keys.read(k, 0, k.length);
+            if (!withValues) return { done: false, value: key };
+            return { done: false, value: { key, value: this.values.decode(cursor!.value()) as V } };
+          } catch (e) {
+            finish(); // for-of does not call return() when next() throws
+            throw e;
+          }
         }
       },
       return: () => finish(),
@@ -313,7 +318,7 @@ export class Database<V = any> {
     env.checkOpen();
     if (env.writeTxn !== null) return Promise.resolve(this.putIn(env.writeTxn, this.keyBuf, klen, v) || true);
     const k = Buffer.from(this.keyBuf.subarray(0, klen));
-    const vc = v.slice(); // the encoder may reuse its buffer before the batch runs
+    const vc = Uint8Array.prototype.slice.call(v); // a copy: the encoder's buffer or the caller's Buffer may change before the batch runs
     return new Promise((resolve, reject) => {
       this.queue.add({ apply: (txn) => (this.putIn(txn, k, klen, vc), true), resolve, reject });
     });

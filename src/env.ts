@@ -125,6 +125,9 @@ export class Environment {
   // ---------------------------------------------------------------- readers
 
   /** Pins the current version. `register`: record it in the reader table (long-lived readers). */
+  /** Registered read transactions of this thread, ended by close(). */
+  private readonly openReads = new Set<ReadTxn>();
+
   beginRead(register: boolean): ReadTxn {
     this.checkOpen();
     const slot = this.pin();
@@ -137,11 +140,16 @@ export class Environment {
         throw new ReadersFullError(this.options.maxReaders);
       }
     }
-    return new ReadTxn(this, slot, meta, entry);
+    const txn = new ReadTxn(this, slot, meta, entry);
+    if (register) this.openReads.add(txn);
+    return txn;
   }
 
-  releaseRead(slot: number, entry: number): void {
-    if (entry >= 0) this.locks.unregister(entry);
+  releaseRead(txn: ReadTxn, slot: number, entry: number): void {
+    if (entry >= 0) {
+      this.locks.unregister(entry);
+      this.openReads.delete(txn);
+    }
     this.unpin(slot);
   }
 
@@ -338,6 +346,7 @@ export class Environment {
   close(): void {
     if (this.closed) return;
     if (this.writeTxn) this.writeTxn.abort();
+    for (const r of [...this.openReads]) r.end();
     this.closed = true;
     try {
       this.storage.close();

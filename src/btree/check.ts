@@ -6,7 +6,7 @@
 import type { PageReader, TreeInfo } from './store.js';
 import { overflowPageCount } from './store.js';
 import { BRANCH_KEY, BRANCH_KEYLEN, LEAF_KEY, LEAF_KEYLEN, PAGE_HEADER, PageType, SLOT_WIDTH } from '../pages/layout.js';
-import { compareBytes, u16, u32 } from '../pages/bytes.js';
+import { compareBytes, copyOf, u16, u32 } from '../pages/bytes.js';
 import { branchChild, cellCount, cellOffset, cellSize, leafIsOverflow, leafValueLen, leafValueStart, pageType, upperOf } from '../pages/node.js';
 
 export type Claim = (pgno: number, pages: number, owner: string) => void;
@@ -82,8 +82,8 @@ export function checkTree(r: PageReader, tree: TreeInfo, name: string, claim: Cl
     counted.branch++;
     if (n < 2 && !isRoot) say(pgno, 'branch with a single child');
     for (let i = 0; i < n; i++) {
-      const clo = i === 0 ? lo : keyAt(i).slice();
-      const chi = i === n - 1 ? hi : keyAt(i + 1).slice();
+      const clo = i === 0 ? lo : copyOf(keyAt(i));
+      const chi = i === n - 1 ? hi : copyOf(keyAt(i + 1));
       walk(branchChild(p, i), level - 1, clo, chi, false);
     }
   };

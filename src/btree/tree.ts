@@ -16,7 +16,7 @@ import {
   BRANCH_CELL_OVERHEAD, BRANCH_KEY, BRANCH_KEYLEN, LEAF_KEY, LEAF_KEYLEN, PAGE_HEADER, PageType,
   SLOT_WIDTH, maxCellSize, minFill,
 } from '../pages/layout.js';
-import { u16, u32 } from '../pages/bytes.js';
+import { copyOf, u16, u32 } from '../pages/bytes.js';
 import {
   appendCells, branchChild, cellCount, cellOffset, cellSize, freeSpace, initNode, leafCellSizeFor,
   leafIsOverflow, leafValueLen, leafValueStart, pageType, removeCell, reserveCell,
@@ -201,7 +201,7 @@ function splitNode(w: PageWriter, tree: TreeInfo, p: Uint8Array, i: number, cell
   list.pushPage(p, 0, i);
   list.push(cell, 0, cell.length);
   list.pushPage(p, i, n);
-  const copy = p.slice();
+  const copy = copyOf(p);
   rebindList(list, p, copy);
   const right = w.allocPage();
   if (type === PageType.Leaf) tree.leafPages++;
@@ -231,7 +231,7 @@ function layoutPair(list: CellList, type: number, k: number, left: Uint8Array, r
   const buf = list.bufs[k]!;
   const off = list.offs[k]!;
   const klen = u16(buf, off + BRANCH_KEYLEN);
-  const sep = buf.slice(off + BRANCH_KEY, off + BRANCH_KEY + klen);
+  const sep = copyOf(buf, off + BRANCH_KEY, off + BRANCH_KEY + klen);
   writeBranchCell(right, reserveCell(right, 0, BRANCH_CELL_OVERHEAD), u32(buf, off), sep, 0, 0);
   for (let j = k + 1; j < list.length; j++) copyCell(right, list, j);
   return sep;
@@ -252,7 +252,7 @@ function leafSeparator(list: CellList, k: number): Uint8Array {
   const blen = u16(b, list.offs[k]! + LEAF_KEYLEN);
   let c = 0;
   while (c < alen && c < blen && a[ao + c] === b[bo + c]) c++;
-  return b.slice(bo, bo + Math.min(blen, c + 1));
+  return copyOf(b, bo, bo + Math.min(blen, c + 1));
 }
 
 /** Bytes (cells and slots) on each side when splitting at k, or false when one side does not fit. */
@@ -389,8 +389,8 @@ function rebalance(w: PageWriter, tree: TreeInfo, p: Uint8Array, ci: number): vo
     list.push(cell, 0, cell.length);
     list.pushPage(R, 1, cellCount(R));
   }
-  const lcopy = L.slice();
-  const rcopy = R.slice();
+  const lcopy = copyOf(L);
+  const rcopy = copyOf(R);
   rebindList(list, L, lcopy);
   rebindList(list, R, rcopy);
   const sep = layoutPair(list, type, chooseSplit(list, type, w.pageSize), L, R);

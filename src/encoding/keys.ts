@@ -78,6 +78,7 @@ function writeBytesEscaped(src: Uint8Array, t: Buffer, at: number): number {
 function writeElement(key: unknown, t: Buffer, at: number, top: boolean, depth: number): number {
   switch (typeof key) {
     case 'string': {
+      if (!key.isWellFormed()) throw loneSurrogate();
       if (at + 1 > t.length) throw OVERFLOW;
       t[at++] = STRING;
       if (top) {
@@ -122,6 +123,11 @@ function writeElement(key: unknown, t: Buffer, at: number, top: boolean, depth: 
     default:
       throw new InvalidKeyError(`a ${typeof key} cannot be a key (use a string, number, boolean, null, Uint8Array or an array of those)`);
   }
+}
+
+/** UTF-8 cannot hold a lone surrogate; encoding would merge distinct keys into U+FFFD. */
+function loneSurrogate(): InvalidKeyError {
+  return new InvalidKeyError('a string key with a lone surrogate (not well-formed UTF-16) cannot be stored exactly');
 }
 
 function readEscaped(b: Uint8Array, at: number): [Uint8Array, number] {
@@ -172,6 +178,7 @@ export const orderedKeys: KeyCodec = {
   write(key, target) {
     if (typeof key === 'string') {
       // the hot case, without the generic dispatch
+      if (!key.isWellFormed()) throw loneSurrogate();
       if (1 + key.length * 3 <= target.length) {
         target[0] = STRING;
         return 1 + target.write(key, 1, 'utf8');

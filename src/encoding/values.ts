@@ -10,8 +10,9 @@ export interface ValueCodec {
   decode(bytes: Uint8Array): unknown;
 }
 
-const packr = new Packr({ useRecords: false, moreTypes: true });
-const utf8 = new TextDecoder();
+// copyBuffers: binary fields must not alias the page they were read from (dirty pages change in place)
+const packr = new Packr({ useRecords: false, moreTypes: true, copyBuffers: true });
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 function rejectUndefined(value: unknown): void {
   if (value === undefined) throw new InvalidValueError('undefined cannot be stored (remove the key instead)');

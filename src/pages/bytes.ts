@@ -44,3 +44,11 @@ export function compareBytes(
   }
   return aLen - bLen;
 }
+
+/**
+ * A copy of b[start, end). Always a copy: Buffer#slice returns a view (pages are Buffers), so
+ * code that means "copy" must not call .slice() on page bytes.
+ */
+export function copyOf(b: Uint8Array, start = 0, end = b.length): Uint8Array {
+  return Uint8Array.prototype.slice.call(b, start, end);
+}

@@ -38,7 +38,7 @@ export class Pager {
   }
 
   private load(pgno: number, bytes: number): Uint8Array {
-    const buf = new Uint8Array(bytes);
+    const buf = Buffer.allocUnsafeSlow(bytes); // own ArrayBuffer: 4-byte aligned for the checksum; Buffer so value views are Buffers
     const n = this.storage.read(buf, pgno * this.pageSize);
     this.pagesRead++;
     if (n !== bytes) throw new CorruptionError(`short read (${n} of ${bytes} bytes): the file is truncated`, pgno);

@@ -77,11 +77,11 @@ export class FaultyStorage implements Storage {
     if (this.#tearNext) {
       this.#tearNext = false;
       const kept = this.#tornLength(buf.length);
-      if (kept > 0) this.#issue({ kind: 'write', position, data: buf.slice(0, kept) });
+      if (kept > 0) this.#issue({ kind: 'write', position, data: Uint8Array.prototype.slice.call(buf, 0, kept) });
       this.#crash(`torn write of ${kept}/${buf.length} bytes at ${position}`);
     }
     // Copy: the caller may reuse its buffer, and the pending op must keep what was written.
-    this.#issue({ kind: 'write', position, data: buf.slice() });
+    this.#issue({ kind: 'write', position, data: Uint8Array.prototype.slice.call(buf) });
   }
 
   sync(): void {

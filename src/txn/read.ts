@@ -60,7 +60,7 @@ export class ReadTxn implements PageReader {
   end(): void {
     if (!this.active) return;
     this.active = false;
-    this.env.releaseRead(this.slot, this.entry);
+    this.env.releaseRead(this, this.slot, this.entry);
   }
 }
 

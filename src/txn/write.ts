@@ -79,7 +79,7 @@ export class WriteTxn implements PageWriter {
     let pgno = this.localFree.pop();
     if (pgno === undefined) pgno = this.takeFree(1);
     this.own.add(pgno);
-    this.dirty.set(pgno, new Uint8Array(this.pageSize));
+    this.dirty.set(pgno, Buffer.alloc(this.pageSize));
     return pgno;
   }
 
@@ -95,7 +95,7 @@ export class WriteTxn implements PageWriter {
   writeOverflow(value: Uint8Array, length: number): number {
     const n = overflowPageCount(length, this.pageSize);
     const first = this.takeFree(n);
-    const run = new Uint8Array(n * this.pageSize);
+    const run = Buffer.alloc(n * this.pageSize);
     run[PAGE_TYPE] = PageType.Overflow;
     setU32(run, PAGE_UPPER, n);
     run.set(value.subarray(0, length), PAGE_HEADER);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionError, InvalidValueError } from '../../src/errors.js';
+import { InvalidOptionError, InvalidValueError, ValueDecodeError } from '../../src/errors.js';
 import { valueCodec, type ValueCodec } from '../../src/encoding/values.js';
 
 /** encode() may return a view of a shared buffer: take a private copy before anything else encodes. */
@@ -13,8 +13,9 @@ function roundTrip(codec: ValueCodec, v: unknown): unknown {
 }
 
 /** Places `bytes` in the middle of a larger "page" and returns the view, like a read from a page would. */
+/** A view into the middle of a page, as the store passes it (pages are Buffers: see src/pages/pager.ts). */
 function pageView(bytes: Uint8Array, fill = 0xa5): Uint8Array {
-  const page = new Uint8Array(bytes.length + 20).fill(fill);
+  const page = Buffer.alloc(bytes.length + 20, fill);
   page.set(bytes, 7);
   return page.subarray(7, 7 + bytes.length);
 }
@@ -262,6 +263,36 @@ describe('json', () => {
       expectBadValue(() => codec.encode(v));
     });
   }
+});
+
+describe('decoding bytes of another encoding', () => {
+  function expectDecodeError(fn: () => unknown): void {
+    let caught: unknown;
+    try {
+      fn();
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught, 'expected ValueDecodeError to be thrown').toBeInstanceOf(ValueDecodeError);
+    expect((caught as ValueDecodeError).code).toBe('ROTA_DECODE');
+    expect((caught as ValueDecodeError).cause).toBeDefined();
+  }
+
+  it('json: text that is not JSON throws ValueDecodeError', () => {
+    const json = valueCodec('json');
+    expectDecodeError(() => json.decode(Buffer.from('{"a":')));
+    expectDecodeError(() => json.decode(Buffer.from('plain text')));
+    expectDecodeError(() => json.decode(new Uint8Array(0)));
+    expectDecodeError(() => json.decode(encodeCopy(valueCodec('msgpack'), { a: 1 })));
+  });
+
+  it('msgpack: truncated data throws ValueDecodeError', () => {
+    const msgpack = valueCodec('msgpack');
+    const full = encodeCopy(msgpack, { key: 'a longer string value', list: [1, 2, 3] });
+    expectDecodeError(() => msgpack.decode(full.subarray(0, full.length - 3)));
+    expectDecodeError(() => msgpack.decode(Uint8Array.from([0x92, 0x01]))); // array of 2 holding 1
+    expectDecodeError(() => msgpack.decode(Uint8Array.from([0xdb, 0xff, 0xff]))); // str32 cut short
+  });
 });
 
 describe('valueCodec', () => {
