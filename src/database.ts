@@ -11,6 +11,7 @@ import { keyCodec, type Key, type KeyCodec } from './encoding/keys.js';
 import { valueCodec, type ValueCodec } from './encoding/values.js';
 import { cellValue, del, found, lookup, put } from './btree/tree.js';
 import { Cursor } from './btree/cursor.js';
+import { leafIsOverflow, leafValueLen, leafValueStart } from './pages/node.js';
 import type { PageReader, TreeInfo } from './btree/store.js';
 import { compareBytes, copyOf } from './pages/bytes.js';
 import { MAX_VALUE_SIZE, maxKeySize } from './pages/layout.js';
@@ -148,7 +149,10 @@ export class Database<V = any> {
     if (tree === undefined) return undefined;
     const off = lookup(r, tree, this.keyBuf, klen);
     if (off < 0) return undefined;
-    return this.values.decode(cellValue(r, found.page, off)) as V;
+    const p = found.page as Buffer; // pages are Buffers (pager.ts, write.ts)
+    if (leafIsOverflow(p, off)) return this.values.decode(cellValue(r, p, off)) as V;
+    const start = leafValueStart(p, off);
+    return this.values.decodeAt(p, start, start + leafValueLen(p, off)) as V;
   }
 
   /** The stored bytes of a value, copied (whatever the encoding). */

@@ -19,6 +19,8 @@ export interface PageWriter extends PageReader {
    * `pgno` itself if this transaction allocated it, else a fresh copy (and `pgno` is freed).
    */
   touch(pgno: number): number;
+  /** Whether this transaction allocated `pgno` (and so may change it in place). */
+  owns(pgno: number): boolean;
   /** A new zeroed page owned by this transaction. */
   allocPage(): number;
   /** Gives back a page; reusable at once if this transaction allocated it, else after the epoch rule. */

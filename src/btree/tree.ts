@@ -10,13 +10,13 @@
  * touches (copies) its page only when a child's page number or a separator changed. A child that
  * split hands its parent a separator and a new right sibling through `pendingSplit`.
  */
-import { branchSearch, leafSearch } from './search.js';
+import { branchSearch, lcp, leafSearch } from './search.js';
 import { overflowPageCount, type PageReader, type PageWriter, type TreeInfo } from './store.js';
 import {
-  BRANCH_CELL_OVERHEAD, BRANCH_KEY, BRANCH_KEYLEN, LEAF_KEY, LEAF_KEYLEN, PAGE_HEADER, PageType,
+  BRANCH_CELL_OVERHEAD, BRANCH_KEY, BRANCH_KEYLEN, LEAF_CELL_OVERHEAD, LEAF_KEY, LEAF_KEYLEN, PAGE_HEADER, PageType,
   SLOT_WIDTH, maxCellSize, minFill,
 } from '../pages/layout.js';
-import { copyOf, u16, u32 } from '../pages/bytes.js';
+import { compareBytes, copyOf, u16, u32 } from '../pages/bytes.js';
 import {
   appendCells, branchChild, cellCount, cellOffset, cellSize, freeSpace, initNode, leafCellSizeFor,
   leafIsOverflow, leafValueLen, leafValueStart, pageType, removeCell, reserveCell,
@@ -35,12 +35,14 @@ export const found: { page: Uint8Array } = { page: new Uint8Array(0) };
 export function lookup(r: PageReader, tree: TreeInfo, key: Uint8Array, klen: number): number {
   if (tree.root === 0) return -1;
   let pgno = tree.root;
+  let known = 0; // bytes the key shares with every key below the current page
   for (let level = tree.depth; level > 1; level--) {
     const p = r.get(pgno);
-    pgno = branchChild(p, branchSearch(p, key, klen));
+    pgno = branchChild(p, branchSearch(p, key, klen, known));
+    known = lcp.out;
   }
   const leaf = r.get(pgno);
-  const s = leafSearch(leaf, key, klen);
+  const s = leafSearch(leaf, key, klen, known);
   if ((s & 1) === 0) return -1;
   found.page = leaf;
   return cellOffset(leaf, s >>> 1);
@@ -59,10 +61,35 @@ export function cellValue(r: PageReader, p: Uint8Array, off: number): Uint8Array
 interface Split { sep: Uint8Array; right: number }
 let pendingSplit: Split | null = null;
 
+/**
+ * Append fast path: the rightmost leaf of each tree, when this transaction owns it (so it may be
+ * changed in place). A key above that leaf's last key goes straight into it while it has room,
+ * with no descent and no ancestor to touch. Set by inserts along the rightmost path, dropped by
+ * any delete (a merge could free that leaf). Keyed by the transaction's own TreeInfo object,
+ * so a hint never outlives its transaction.
+ */
+const rightmostLeaf = new WeakMap<TreeInfo, number>();
+
+function tryAppend(w: PageWriter, tree: TreeInfo, key: Uint8Array, klen: number, value: Uint8Array, vlen: number): boolean {
+  const pgno = rightmostLeaf.get(tree);
+  if (pgno === undefined || !w.owns(pgno)) return false;
+  const p = w.get(pgno);
+  const n = cellCount(p);
+  if (n === 0) return false;
+  const size = LEAF_CELL_OVERHEAD + klen + vlen;
+  if (size > maxCellSize(w.pageSize) || freeSpace(p) < size + SLOT_WIDTH) return false;
+  const off = cellOffset(p, n - 1);
+  if (compareBytes(key, 0, klen, p, off + LEAF_KEY, off + LEAF_KEY + u16(p, off + LEAF_KEYLEN)) <= 0) return false;
+  writeLeafCell(p, reserveCell(p, n, size), key, klen, value, vlen, 0);
+  tree.entries++;
+  return true;
+}
+
 /** Inserts or replaces; returns true when the key was new. */
 export function put(
   w: PageWriter, tree: TreeInfo, key: Uint8Array, klen: number, value: Uint8Array, vlen: number,
 ): boolean {
+  if (tryAppend(w, tree, key, klen, value, vlen)) return true;
   if (tree.root === 0) {
     const pgno = w.allocPage();
     initNode(w.get(pgno), PageType.Leaf);
@@ -127,11 +154,13 @@ function insertLeaf(
   }
   if (freeSpace(p) >= size + SLOT_WIDTH) {
     writeLeafCell(p, reserveCell(p, i, size), key, klen, value, vlen, ovf);
+    if (rightmost) rightmostLeaf.set(tree, np);
     return np;
   }
   const cell = new Uint8Array(size);
   writeLeafCell(cell, 0, key, klen, value, vlen, ovf);
   splitNode(w, tree, p, i, cell, rightmost && i === cellCount(p));
+  if (rightmost) rightmostLeaf.set(tree, pendingSplit!.right);
   return np;
 }
 
@@ -300,6 +329,7 @@ const NOT_FOUND = -1;
 /** Removes `key`; returns false when it was absent (and then changes nothing). */
 export function del(w: PageWriter, tree: TreeInfo, key: Uint8Array, klen: number): boolean {
   if (tree.root === 0) return false;
+  rightmostLeaf.delete(tree);
   pendingSplit = null;
   const root = deleteAt(w, tree, tree.root, tree.depth, key, klen);
   if (root === NOT_FOUND) return false;
@@ -429,6 +459,7 @@ function shrinkRoot(w: PageWriter, tree: TreeInfo): void {
 
 /** Frees every page of a tree (used when dropping a named database). */
 export function freeTree(w: PageWriter, tree: TreeInfo): void {
+  rightmostLeaf.delete(tree);
   const walk = (pgno: number, level: number): void => {
     const p = w.get(pgno);
     const n = cellCount(p);

@@ -177,9 +177,20 @@ function readElement(b: Uint8Array, at: number, end: number, top: boolean): [Key
 export const orderedKeys: KeyCodec = {
   write(key, target) {
     if (typeof key === 'string') {
-      // the hot case, without the generic dispatch
+      // the hot case, without the generic dispatch: short ASCII strings byte by byte
+      const n = key.length;
+      if (n <= 64 && n < target.length) {
+        target[0] = STRING;
+        let i = 0;
+        for (; i < n; i++) {
+          const c = key.charCodeAt(i);
+          if (c >= 0x80) break;
+          target[i + 1] = c;
+        }
+        if (i === n) return n + 1;
+      }
       if (!key.isWellFormed()) throw loneSurrogate();
-      if (1 + key.length * 3 <= target.length) {
+      if (1 + n * 3 <= target.length) {
         target[0] = STRING;
         return 1 + target.write(key, 1, 'utf8');
       }

@@ -5,7 +5,12 @@
  *
  * Invariant: the cache holds only pages of committed versions. A page that is freed and later
  * reused is overwritten here by the committing writer (`put`) before any reader can reach it.
+ *
+ * In front of the Map sits a small direct-mapped table (page number mod FRONT): the upper levels
+ * of every tree are read on every lookup and almost always hit it, skipping the hash lookup.
+ * It only ever holds pages that the Map holds, so it adds no memory and no staleness.
  */
+const FRONT = 4096;
 export class PageCache {
   private readonly map = new Map<number, number>(); // pgno -> slot
   private readonly pgnos: Int32Array | Float64Array;
@@ -16,6 +21,8 @@ export class PageCache {
   readonly capacity: number;
   hits = 0;
   misses = 0;
+  private readonly frontPgno = new Float64Array(FRONT).fill(-1);
+  private readonly frontPage: (Uint8Array | undefined)[] = new Array(FRONT);
 
   constructor(maxBytes: number, pageSize: number) {
     this.capacity = Math.max(16, Math.floor(maxBytes / pageSize));
@@ -25,6 +32,11 @@ export class PageCache {
   }
 
   get(pgno: number): Uint8Array | undefined {
+    const f = pgno & (FRONT - 1);
+    if (this.frontPgno[f] === pgno) {
+      this.hits++;
+      return this.frontPage[f];
+    }
     const slot = this.map.get(pgno);
     if (slot === undefined) {
       this.misses++;
@@ -32,7 +44,10 @@ export class PageCache {
     }
     this.hits++;
     this.ref[slot] = 1;
-    return this.pages[slot];
+    const page = this.pages[slot];
+    this.frontPgno[f] = pgno;
+    this.frontPage[f] = page;
+    return page;
   }
 
   /** Adds or replaces the committed contents of `pgno`. */
@@ -41,6 +56,7 @@ export class PageCache {
     if (have !== undefined) {
       this.pages[have] = page;
       this.ref[have] = 1;
+      this.dropFront(pgno);
       return;
     }
     let slot: number;
@@ -54,6 +70,7 @@ export class PageCache {
         this.ref[h] = 0;
       }
       this.map.delete(this.pgnos[slot]!);
+      this.dropFront(this.pgnos[slot]!);
     }
     this.map.set(pgno, slot);
     this.pgnos[slot] = pgno;
@@ -66,13 +83,24 @@ export class PageCache {
     const slot = this.map.get(pgno);
     if (slot === undefined) return;
     this.map.delete(pgno);
+    this.dropFront(pgno);
     this.pages[slot] = undefined;
     this.pgnos[slot] = -1;
     this.ref[slot] = 0;
     // the slot is reused by a later put through the clock hand (ref 0, no page)
   }
 
+  private dropFront(pgno: number): void {
+    const f = pgno & (FRONT - 1);
+    if (this.frontPgno[f] === pgno) {
+      this.frontPgno[f] = -1;
+      this.frontPage[f] = undefined;
+    }
+  }
+
   clear(): void {
+    this.frontPgno.fill(-1);
+    this.frontPage.fill(undefined);
     this.map.clear();
     this.pages.fill(undefined);
     this.pgnos.fill(-1);

@@ -83,14 +83,21 @@ export function writeLeafCell(
   setU16(p, off + LEAF_KEYLEN, keyLen);
   p[off + LEAF_FLAGS] = overflowPgno ? LEAF_FLAG_OVERFLOW : 0;
   setU32(p, off + LEAF_VALLEN, valueLen);
-  p.set(key.subarray(0, keyLen), off + LEAF_KEY);
+  copyInto(p, off + LEAF_KEY, key, keyLen);
   const v = off + LEAF_KEY + keyLen;
   if (overflowPgno) {
     setU32(p, v, overflowPgno);
     return LEAF_KEY + keyLen + 4;
   }
-  p.set(value.subarray(0, valueLen), v);
+  copyInto(p, v, value, valueLen);
   return LEAF_KEY + keyLen + valueLen;
+}
+
+/** dst[at, at + len) = src[0, len), without allocating a view for the common short copies. */
+function copyInto(dst: Uint8Array, at: number, src: Uint8Array, len: number): void {
+  if (len === src.length) dst.set(src, at);
+  else if (len <= 32) for (let i = 0; i < len; i++) dst[at + i] = src[i]!;
+  else dst.set(src.subarray(0, len), at);
 }
 
 // ---- branch cells

@@ -9,10 +9,18 @@ import { checksum } from './checksum.js';
 import { PageCache } from './cache.js';
 import { CorruptionError } from '../errors.js';
 
+/** Neighbouring pages are gathered into one write of at most this many pages. */
+const MAX_WRITE_PAGES = 256;
+/** Dirty pages are carved from slabs of this many pages (one ArrayBuffer each). */
+const SLAB_PAGES = 8;
+
 export class Pager {
   readonly cache: PageCache;
   pagesRead = 0;
   pagesWritten = 0;
+  private gather: Buffer | undefined;
+  private slab: Buffer | undefined;
+  private slabUsed = SLAB_PAGES;
 
   constructor(readonly storage: Storage, readonly pageSize: number, cacheBytes: number) {
     this.cache = new PageCache(cacheBytes, pageSize);
@@ -25,6 +33,21 @@ export class Pager {
     const p = this.load(pgno, this.pageSize);
     this.cache.put(pgno, p);
     return p;
+  }
+
+  /**
+   * A zeroed page buffer for the writer. Allocating an ArrayBuffer per page dominated the cost of
+   * copy-on-write, so pages come from 8-page slabs; a cached page keeps its slab alive, so the
+   * cache's real footprint is at most 8 times its page budget in the worst case (in practice
+   * pages of one commit are cached and evicted together).
+   */
+  newPage(): Buffer {
+    if (this.slabUsed === SLAB_PAGES) {
+      this.slab = Buffer.alloc(SLAB_PAGES * this.pageSize);
+      this.slabUsed = 0;
+    }
+    const at = this.slabUsed++ * this.pageSize;
+    return this.slab!.subarray(at, at + this.pageSize);
   }
 
   /** Reads the overflow run at `pgno` holding `length` bytes; runs bypass the cache. */
@@ -59,21 +82,35 @@ export class Pager {
     let bufs: Uint8Array[] = [];
     const flush = (): void => {
       if (bufs.length === 0) return;
-      const one = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
-      this.storage.write(one, runStart * this.pageSize);
+      if (bufs.length === 1) {
+        this.storage.write(bufs[0]!, runStart * this.pageSize);
+      } else {
+        // gather into one reusable buffer: one write call, no allocation per commit
+        this.gather ??= Buffer.allocUnsafeSlow(MAX_WRITE_PAGES * this.pageSize);
+        let at = 0;
+        for (const b of bufs) { this.gather.set(b, at); at += b.length; }
+        this.storage.write(this.gather.subarray(0, at), runStart * this.pageSize);
+      }
       bufs = [];
     };
     for (const pgno of order) {
       const p = pages.get(pgno)!;
       setU32(p, PAGE_TXN, txnId >>> 0);
       setU32(p, PAGE_CHECKSUM, checksum(p, 4, p.length, pgno));
-      this.pagesWritten += p.length / this.pageSize;
-      if (pgno !== runNext || bufs.length >= 256) {
+      const n = p.length / this.pageSize;
+      this.pagesWritten += n;
+      if (n > MAX_WRITE_PAGES) {
+        flush(); // a large overflow run goes out on its own
+        this.storage.write(p, pgno * this.pageSize);
+        runNext = -1;
+        continue;
+      }
+      if (pgno !== runNext || runNext - runStart + n > MAX_WRITE_PAGES) {
         flush();
         runStart = pgno;
       }
       bufs.push(p);
-      runNext = pgno + p.length / this.pageSize;
+      runNext = pgno + n;
     }
     flush();
   }

@@ -75,11 +75,15 @@ export class WriteTxn implements PageWriter {
     return np;
   }
 
+  owns(pgno: number): boolean {
+    return this.own.has(pgno);
+  }
+
   allocPage(): number {
     let pgno = this.localFree.pop();
     if (pgno === undefined) pgno = this.takeFree(1);
     this.own.add(pgno);
-    this.dirty.set(pgno, Buffer.alloc(this.pageSize));
+    this.dirty.set(pgno, this.env.pager.newPage());
     return pgno;
   }
 

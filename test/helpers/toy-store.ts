@@ -24,6 +24,9 @@ export class ToyStore implements PageWriter {
     this.freePage(pgno);
     return np;
   }
+  owns(pgno: number): boolean {
+    return this.pages.has(pgno);
+  }
   allocPage(): number {
     const pgno = this.next++;
     this.pages.set(pgno, new Uint8Array(this.pageSize));
