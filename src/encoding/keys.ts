@@ -118,7 +118,7 @@ function writeElement(key: unknown, t: Buffer, at: number, top: boolean, depth: 
         }
         return at;
       }
-      throw new InvalidKeyError(`a ${key.constructor?.name ?? 'object'} cannot be a key (use a string, number, boolean, null, Uint8Array or an array of those)`);
+      throw new InvalidKeyError(`an object (${key.constructor?.name ?? 'no prototype'}) cannot be a key (use a string, number, boolean, null, Uint8Array or an array of those)`);
     }
     default:
       throw new InvalidKeyError(`a ${typeof key} cannot be a key (use a string, number, boolean, null, Uint8Array or an array of those)`);
