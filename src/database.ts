@@ -6,7 +6,7 @@
  * beginWrite(), or the callback of transaction()), every read and write made through any database
  * handle of the file goes into that transaction, as in lmdb-js.
  */
-import { Environment, type EnvOptions } from './env.js';
+import { Environment, isHandle, type DatabaseHandle, type EnvOptions } from './env.js';
 import { keyCodec, type Key, type KeyCodec } from './encoding/keys.js';
 import { valueCodec, type ValueCodec } from './encoding/values.js';
 import { cellValue, del, found, lookup, put } from './btree/tree.js';
@@ -212,7 +212,7 @@ export class Database<V = any> {
         state = 'done';
         if (ownRead) {
           env.untrack(ownRead);
-          ownRead.end();
+          ownRead.end(false); // every page read was already checked for expiry
         }
       }
       return { done: true, value: undefined };
@@ -419,10 +419,27 @@ export class Database<V = any> {
     return checkEnvironment(this.env, onProgress);
   }
 
-  /** Open read transactions and range iterators of this file in this process. */
+  /** Open read transactions and range iterators (and short reads in progress) of this file, in every thread of this process. */
   readers(): ReaderInfo[] {
     this.env.checkOpen();
     return this.env.readers();
+  }
+
+  /**
+   * A handle to pass to a worker thread (in workerData or postMessage); the worker calls
+   * open(handle) and shares this file, its writer lock and its root slots.
+   */
+  handle(): DatabaseHandle {
+    return this.env.handle();
+  }
+
+  /**
+   * Releases the read pins of another thread that can no longer do it itself: call it from the
+   * 'exit' event of a Worker that had the database open (a terminated worker runs no cleanup).
+   */
+  releaseThread(threadId: number): void {
+    this.env.checkOpen();
+    this.env.releaseThread(threadId);
   }
 }
 
@@ -560,13 +577,27 @@ export class WriteTransaction {
   }
 }
 
-/** Opens (or creates) a database file. `open(path, options)` or `open({ path, ...options })`. */
-export function open<V = any>(pathOrOptions: string | OpenOptions, options: OpenOptions = {}): RootDatabase<V> {
+/**
+ * Opens (or creates) a database file: `open(path, options)` or `open({ path, ...options })`.
+ * In a worker thread, `open(handle, options)` with a handle from db.handle() joins the file that
+ * another thread has open.
+ */
+export function open<V = any>(pathOrOptions: string | OpenOptions | DatabaseHandle, options: OpenOptions = {}): RootDatabase<V> {
+  if (isHandle(pathOrOptions)) {
+    if (options.path !== undefined || options.storage !== undefined) throw new InvalidOptionError('open(handle, options): the handle names the file; options may not');
+    validateEncodings(options);
+    const env = Environment.join(pathOrOptions, options);
+    return new RootDatabase<V>(env, new WriteQueue(env), null, options);
+  }
   const opts: OpenOptions = typeof pathOrOptions === 'string' ? { ...options, path: pathOrOptions } : { ...pathOrOptions };
-  if (opts.encoding !== undefined) valueCodec(opts.encoding);
-  if (opts.keyEncoding !== undefined) keyCodec(opts.keyEncoding);
+  validateEncodings(opts);
   const env = Environment.open(opts);
   return new RootDatabase<V>(env, new WriteQueue(env), null, opts);
+}
+
+function validateEncodings(o: DatabaseOptions): void {
+  if (o.encoding !== undefined) valueCodec(o.encoding);
+  if (o.keyEncoding !== undefined) keyCodec(o.keyEncoding);
 }
 
 function validateRange(o: RangeOptions): void {

@@ -1,10 +1,13 @@
 /**
- * The environment: one open database file in this thread. It owns the storage, the pager and its
- * cache, the lock table, the current version and the writer's free-space state, and hands out
- * read and write transactions. The public API (database.ts) is a thin layer over it.
+ * The environment: one open database file in one thread. It owns the storage, the pager and its
+ * cache, and this thread's view of the versions; it shares the lock table (and through it the
+ * writer mutex, the published version, the reader table and the reuse log) with every other
+ * thread that has the file open. It hands out read and write transactions; the public API
+ * (database.ts) is a thin layer over it.
  */
 import * as fs from 'node:fs';
 import * as pathMod from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import type { Storage } from './storage/storage.js';
 import { FileStorage } from './storage/file.js';
 import { Pager } from './pages/pager.js';
@@ -15,21 +18,20 @@ import {
 } from './pages/layout.js';
 import { u32 } from './pages/bytes.js';
 import { FreeSpace, replaySpaceMap } from './pages/spacemap.js';
-import { FreeSet } from './pages/freeset.js';
 import { emptyTree } from './btree/store.js';
-import { LockTable, type ReaderInfo } from './txn/locks.js';
+import { KIND_THREAD, KIND_TXN, LockTable, MAX_THREADS, type ReaderInfo } from './txn/locks.js';
 import { ReadTxn } from './txn/read.js';
 import { WriteTxn } from './txn/write.js';
 import {
   AlreadyOpenError, CorruptionError, DatabaseClosedError, DatabaseFailedError, DatabaseLockedError,
   FormatVersionError, InvalidOptionError, NotADatabaseError, ReadersFullError, ReadTimeoutError,
-  RotaError, WouldDeadlockError, WriteTimeoutError,
+  ReaderExpiredError, RotaError, WouldDeadlockError, WriteTimeoutError,
 } from './errors.js';
 
 export interface EnvOptions {
-  /** Path of the database file. Either this or `storage`. */
+  /** Path of the database file. Either this, `storage`, or a handle from db.handle(). */
   path?: string;
-  /** A Storage backend to use instead of a file (tests, in-memory databases). */
+  /** A Storage backend to use instead of a file (tests, in-memory databases). Single-threaded. */
   storage?: Storage;
   /** Page size for a new file (1024 to 65536, a power of two). Checked against an existing file. */
   pageSize?: number;
@@ -37,15 +39,35 @@ export interface EnvOptions {
   nRoots?: number;
   /** Bytes of page cache in this thread (default 256 MiB). */
   cacheSize?: number;
-  /** Skip fdatasync at commit: a crash may lose recent commits (never corrupt older ones, see README). */
+  /** Skip fdatasync at commit: a crash of the machine may lose recent commits (see README). */
   noSync?: boolean;
   /** How long a synchronous writer waits for readers that pin its slot (default 10 s). */
   writeTimeoutMs?: number;
-  /** Entries in the reader table: open read transactions and range iterators (default 126). */
+  /** Reader table entries, shared by all threads: one per open read transaction or range iterator (default 126). */
   maxReaders?: number;
+  /**
+   * Off by default. When a writer waits for a slot pinned by a reader older than this, the reader
+   * is expired: its pin is dropped, and its next read throws ReaderExpiredError.
+   */
+  maxReaderAgeMs?: number;
+}
+
+/** What a worker thread needs to join an open database: pass it in workerData or postMessage. */
+export interface DatabaseHandle {
+  readonly rotadbHandle: 1;
+  readonly path: string;
+  readonly sab: SharedArrayBuffer;
+  readonly pageSize: number;
+  readonly nRoots: number;
+  readonly maxReaders: number;
+}
+
+export function isHandle(x: unknown): x is DatabaseHandle {
+  return typeof x === 'object' && x !== null && (x as { rotadbHandle?: unknown }).rotadbHandle === 1;
 }
 
 export const DEFAULT_CACHE_SIZE = 256 * 1024 * 1024;
+/** Files open in this thread (module state is per thread). */
 const openPaths = new Set<string>();
 
 export class Environment {
@@ -55,50 +77,77 @@ export class Environment {
   readonly pageSize: number;
   readonly nRoots: number;
   readonly path: string | undefined;
-  readonly options: Required<Pick<EnvOptions, 'noSync' | 'writeTimeoutMs' | 'maxReaders' | 'cacheSize'>>;
-  current: Meta;
-  /** The version held by each slot (index = slot), for readers that pin it. */
+  readonly options: Required<Pick<EnvOptions, 'noSync' | 'writeTimeoutMs' | 'maxReaders' | 'cacheSize' | 'maxReaderAgeMs'>>;
+  /** The version held by each slot as this thread last read it (index = slot). */
   readonly metas: (Meta | undefined)[];
+  /** The writer's free pages, valid for version `freeSpaceTxn` only (another thread may commit). */
   freeSpace: FreeSpace;
+  private freeSpaceTxn: number;
   /** The open write transaction of this thread, if any. */
   writeTxn: WriteTxn | null = null;
   /** Read pins this thread holds, per slot (to tell a deadlock from a wait). */
   readonly localPins: Int32Array;
   failed: DatabaseFailedError | null = null;
   closed = false;
-  readonly openedAt = Date.now();
   private readonly releaseLock: () => void;
-  /** Milliseconds writers spent waiting for pinned slots, per slot (stats). */
-  readonly waitedMs: Float64Array;
+  /** This thread's reader-table entry for short reads (get, doesExist, stats). */
+  private readonly shortEntry: number;
+  private shortActive = false;
+  /** How far this thread has applied the reuse log to its cache. */
+  private logCursor: number;
+  private lastSeq: number;
+  /** Registered read transactions of this thread, ended by close(). */
+  private readonly openReads = new Set<ReadTxn>();
+  private readonly onExit = (): void => this.close();
 
   static open(opts: EnvOptions): Environment {
     validate(opts);
-    if (opts.storage) return new Environment(opts, opts.storage, undefined, () => {});
-    if (!opts.path) throw new InvalidOptionError('open() needs a path or a storage');
+    if (opts.storage) {
+      const meta = prepareStorage(opts.storage, opts, 'storage');
+      return new Environment(opts, opts.storage, meta, undefined, undefined, () => {});
+    }
+    if (!opts.path) throw new InvalidOptionError('open() needs a path, a storage, or a handle from db.handle()');
     const path = pathMod.resolve(opts.path);
-    if (openPaths.has(path)) throw new AlreadyOpenError(path);
+    if (openPaths.has(path)) throw new AlreadyOpenError(path, 'in this thread; reuse the database object that open() returned');
     const release = lockFile(path);
     let storage: Storage | undefined;
     try {
       if (!fs.existsSync(path)) createFile(path, opts);
       storage = FileStorage.open(path, { create: false });
-      openPaths.add(path);
-      return new Environment(opts, storage, path, () => { openPaths.delete(path); release(); });
+      const meta = prepareStorage(storage, opts, path);
+      return new Environment(opts, storage, meta, path, undefined, release);
     } catch (e) {
       storage?.close();
-      openPaths.delete(path);
       release();
       throw e;
     }
   }
 
-  private constructor(opts: EnvOptions, storage: Storage, path: string | undefined, releaseLock: () => void) {
+  /** Joins a database that another thread of this process has open. */
+  static join(handle: DatabaseHandle, opts: EnvOptions): Environment {
+    validate(opts);
+    if (openPaths.has(handle.path)) throw new AlreadyOpenError(handle.path, 'in this thread; reuse the database object that open() returned');
+    const locks = new LockTable({ nRoots: handle.nRoots, maxReaders: handle.maxReaders }, handle.sab);
+    if (locks.addOpener() <= 1) {
+      locks.removeOpener();
+      throw new DatabaseClosedError();
+    }
+    let storage: Storage | undefined;
+    try {
+      storage = FileStorage.open(handle.path, { create: false });
+      const meta = readSlotMeta(storage, handle.pageSize, locks.publishedSlot(), handle.path);
+      return new Environment({ ...opts, pageSize: handle.pageSize, nRoots: handle.nRoots, maxReaders: handle.maxReaders }, storage, meta, handle.path, locks, () => {});
+    } catch (e) {
+      storage?.close();
+      if (locks.removeOpener() === 0) releaseLockFileOf(handle.path);
+      throw e;
+    }
+  }
+
+  private constructor(opts: EnvOptions, storage: Storage, meta: Meta, path: string | undefined, joined: LockTable | undefined, releaseLock: () => void) {
     this.storage = storage;
     this.path = path;
     this.releaseLock = releaseLock;
-    if (storage.size() === 0 && !path) storage.write(initialImage(opts), 0), storage.sync();
-    const meta = readCurrentVersion(storage, opts, path ?? 'storage');
-    this.current = meta;
     this.pageSize = meta.pageSize;
     this.nRoots = meta.nRoots;
     this.options = {
@@ -106,59 +155,133 @@ export class Environment {
       writeTimeoutMs: opts.writeTimeoutMs ?? 10_000,
       maxReaders: opts.maxReaders ?? 126,
       cacheSize: opts.cacheSize ?? DEFAULT_CACHE_SIZE,
+      maxReaderAgeMs: opts.maxReaderAgeMs ?? 0,
     };
     this.pager = new Pager(storage, meta.pageSize, this.options.cacheSize);
     this.metas = new Array(meta.nRoots);
     this.metas[meta.slot] = meta;
     this.localPins = new Int32Array(meta.nRoots);
-    this.waitedMs = new Float64Array(meta.nRoots);
-    this.locks = new LockTable(meta.nRoots, this.options.maxReaders);
-    this.locks.publish(meta.txnId, meta.slot);
-    const { free } = replaySpaceMap((p) => this.pager.read(p), meta.spaceMapHead, meta.spaceMapPages);
-    this.freeSpace = new FreeSpace(free);
+    if (joined) {
+      this.locks = joined;
+    } else {
+      this.locks = new LockTable({ nRoots: meta.nRoots, maxReaders: this.options.maxReaders });
+      this.locks.addOpener();
+      this.locks.publish(meta.txnId, meta.slot);
+    }
+    this.logCursor = this.locks.logHead;
+    this.lastSeq = this.locks.publishedSeq();
+    const shortEntry = this.locks.claim(KIND_THREAD, Date.now());
+    if (shortEntry < 0) {
+      if (this.locks.removeOpener() === 0) this.releaseLock();
+      storage.close();
+      throw new RotaError('ROTA_TOO_MANY_THREADS', `at most ${MAX_THREADS} threads can have one database open at once`);
+    }
+    this.shortEntry = shortEntry;
+    this.freeSpace = new FreeSpace(replaySpaceMap((p) => this.pager.read(p), meta.spaceMapHead, meta.spaceMapPages).free);
+    this.freeSpaceTxn = meta.txnId;
+    if (path) openPaths.add(path);
+    // A worker that ends normally releases its pins; one that is terminated runs no handlers
+    // (see releaseThread and maxReaderAgeMs).
+    if (!isMainThread) process.once('exit', this.onExit);
+  }
+
+  /** The handle a worker thread passes to open() to share this database. */
+  handle(): DatabaseHandle {
+    this.checkOpen();
+    if (!this.path) throw new InvalidOptionError('only a database opened from a file path can be shared with other threads');
+    return { rotadbHandle: 1, path: this.path, sab: this.locks.sab, pageSize: this.pageSize, nRoots: this.nRoots, maxReaders: this.locks.maxReaders };
   }
 
   checkOpen(): void {
     if (this.closed) throw new DatabaseClosedError();
   }
 
+  // ---------------------------------------------------------------- versions
+
+  /** The version in `slot`, reading the root slot from storage when another thread wrote it. */
+  metaOf(slot: number): Meta {
+    const low = this.locks.slotVersionLow(slot);
+    const m = this.metas[slot];
+    if (m !== undefined && (m.txnId | 0) === low) return m;
+    const fresh = readSlotMeta(this.storage, this.pageSize, slot, this.path ?? 'storage');
+    this.metas[slot] = fresh;
+    return fresh;
+  }
+
+  /** The current (published) version. */
+  get current(): Meta {
+    return this.metaOf(this.locks.publishedSlot());
+  }
+
+  /**
+   * Drops from this thread's cache every page another thread's commit reused, up to what is
+   * published now. Must run before reading pages of a version newer than the last one seen.
+   */
+  private catchUp(): void {
+    const seq = this.locks.publishedSeq();
+    if (seq === this.lastSeq) return;
+    const cache = this.pager.cache;
+    this.logCursor = this.locks.readLog(this.logCursor, (p) => cache.delete(p), () => cache.clear());
+    this.lastSeq = seq;
+  }
+
   // ---------------------------------------------------------------- readers
 
-  /** Pins the current version. `register`: record it in the reader table (long-lived readers). */
-  /** Registered read transactions of this thread, ended by close(). */
-  private readonly openReads = new Set<ReadTxn>();
-
+  /**
+   * Pins the current version. `register`: a read transaction or iterator with its own reader
+   * table entry, checked for expiry on every page read. Otherwise a short read through this
+   * thread's entry, validated once when it ends (ReadTxn.end throws if it was expired).
+   */
   beginRead(register: boolean): ReadTxn {
     this.checkOpen();
-    const slot = this.pin();
-    const meta = this.metas[slot]!;
-    let entry = -1;
-    if (register) {
-      entry = this.locks.register(slot, meta.txnId, Date.now());
-      if (entry < 0) {
-        this.unpin(slot);
-        throw new ReadersFullError(this.options.maxReaders);
-      }
+    const short = !register && !this.shortActive;
+    let entry = this.shortEntry;
+    if (short) {
+      this.locks.bumpSeq(entry);
+      this.shortActive = true;
+    } else {
+      entry = this.locks.claim(KIND_TXN, Date.now());
+      if (entry < 0) throw new ReadersFullError(this.options.maxReaders);
     }
-    const txn = new ReadTxn(this, slot, meta, entry);
-    if (register) this.openReads.add(txn);
+    let slot: number;
+    try {
+      slot = this.pin(entry);
+    } catch (e) {
+      if (short) this.shortActive = false;
+      else this.locks.unclaim(entry);
+      throw e;
+    }
+    const meta = this.metaOf(slot);
+    if (!short) this.locks.setTxn(entry, meta.txnId, Date.now());
+    const txn = new ReadTxn(this, slot, meta, entry, !short);
+    if (!short) this.openReads.add(txn);
     return txn;
   }
 
-  releaseRead(txn: ReadTxn, slot: number, entry: number): void {
-    if (entry >= 0) {
-      this.locks.unregister(entry);
+  /** Ends a read: false when a writer had expired it (so what it read cannot be trusted). */
+  releaseRead(txn: ReadTxn, slot: number, entry: number, registered: boolean): boolean {
+    this.localPins[slot]!--;
+    const ok = this.locks.release(entry);
+    if (registered) {
+      this.locks.unclaim(entry);
       this.openReads.delete(txn);
+    } else {
+      this.shortActive = false;
     }
-    this.unpin(slot);
+    return ok;
   }
 
-  private pin(): number {
+  readerExpired(entry: number): boolean {
+    return this.locks.isExpired(entry);
+  }
+
+  private pin(entry: number): number {
     let deadline = 0;
     for (;;) {
-      const r = this.locks.tryPin();
+      const r = this.locks.tryPin(entry);
       if (r >= 0) {
         this.localPins[r]!++;
+        this.catchUp();
         return r;
       }
       if (r === -1) continue;
@@ -170,17 +293,21 @@ export class Environment {
       const now = Date.now();
       if (deadline === 0) deadline = now + this.options.writeTimeoutMs;
       if (now >= deadline) throw new ReadTimeoutError(`waited ${this.options.writeTimeoutMs} ms for the writer (thread ${this.locks.writerOwner()}) in serial mode (nRoots = 1)`);
-      Atomics.wait(this.locks.i32, this.locks.exclIndex(slot), 1, deadline - now);
+      Atomics.wait(this.locks.i32, this.locks.exclIndex(slot), 1, Math.min(deadline - now, 50));
     }
-  }
-
-  private unpin(slot: number): void {
-    this.localPins[slot]!--;
-    this.locks.unpin(slot);
   }
 
   readers(): ReaderInfo[] {
     return this.locks.list();
+  }
+
+  /**
+   * Releases every pin and reader entry of thread `threadId`: call it from a Worker's 'exit'
+   * event, since a terminated worker cannot release its own.
+   */
+  releaseThread(threadId: number): void {
+    if (threadId === this.locks.tid) throw new InvalidOptionError('releaseThread() is for other threads; close() releases this one');
+    this.locks.releaseThread(threadId);
   }
 
   /**
@@ -189,7 +316,7 @@ export class Environment {
    * the way to free the slot promptly.
    */
   private readonly abandoned = new FinalizationRegistry<ReadTxn>((txn) => {
-    if (!this.closed) txn.end();
+    if (!this.closed) txn.end(false);
   });
 
   track(owner: object, txn: ReadTxn): void {
@@ -218,6 +345,8 @@ export class Environment {
     }
     const slot = (this.current.txnId + 1) % this.nRoots;
     this.locks.holdSlot(slot);
+    let waitStart = 0;
+    let seen: Map<number, number> | undefined;
     try {
       for (;;) {
         const n = this.locks.readers(slot);
@@ -225,20 +354,40 @@ export class Environment {
         if (this.localPins[slot]! > 0) {
           throw new WouldDeadlockError(`transaction ${this.current.txnId + 1} must write root slot ${slot}, but this thread holds ${this.localPins[slot]} read transaction(s) on it: ${this.describeReaders(slot)}. End them first, or use the async write API, or raise nRoots`);
         }
-        const left = deadline - Date.now();
+        const now = Date.now();
+        if (waitStart === 0) {
+          waitStart = now;
+          seen = this.locks.snapshotShortReads(slot);
+          this.locks.setWaiting(slot, true);
+        }
+        if (this.expireOld(slot, now - waitStart, seen!)) continue;
+        const left = deadline - now;
         if (left <= 0) {
           throw new WriteTimeoutError(`transaction ${this.current.txnId + 1} waited ${this.options.writeTimeoutMs} ms for root slot ${slot}; it is pinned by ${n} reader(s): ${this.describeReaders(slot)}`);
         }
-        this.locks.setWaitSince(slot, Math.max(1, Math.round((Date.now() - this.openedAt) / 1000)));
-        Atomics.wait(this.locks.i32, this.locks.readersIndex(slot), n, left);
+        const max = this.options.maxReaderAgeMs;
+        Atomics.wait(this.locks.i32, this.locks.readersIndex(slot), n, max > 0 ? Math.min(left, Math.max(1, max - (now - waitStart))) : left);
       }
     } catch (e) {
-      this.locks.setWaitSince(slot, 0);
+      this.locks.setWaiting(slot, false);
+      if (waitStart) this.locks.addWaited(slot, Date.now() - waitStart);
       this.locks.releaseSlot(slot);
       this.locks.unlockWriter();
       throw e;
     }
-    return this.startWrite(slot, Date.now() - start);
+    return this.startWrite(slot, waitStart ? Date.now() - waitStart : 0);
+  }
+
+  /**
+   * With maxReaderAgeMs set and a writer `waited` ms on `slot`: expires the readers that are at
+   * least that old. Returns whether it expired any.
+   */
+  private expireOld(slot: number, waited: number, seen: Map<number, number>): boolean {
+    const max = this.options.maxReaderAgeMs;
+    if (max <= 0) return false;
+    // Short reads are judged by having stayed the same pin for the whole wait.
+    const shortSeen = waited >= max ? seen : new Map<number, number>();
+    return this.locks.expire(slot, max, Date.now(), shortSeen).length > 0;
   }
 
   /**
@@ -251,50 +400,75 @@ export class Environment {
   async writeAsync<T>(body: (txn: WriteTxn) => T): Promise<T> {
     this.checkWritable();
     const start = Date.now();
-    for (;;) {
-      const slot = (this.current.txnId + 1) % this.nRoots;
-      const n = this.locks.readers(slot);
-      if (n > 0) {
-        this.locks.setWaitSince(slot, Math.max(1, Math.round((Date.now() - this.openedAt) / 1000)));
-        await waitAsync(this.locks.i32, this.locks.readersIndex(slot), n);
-        this.checkWritable();
-        continue;
+    let waitStart = 0;
+    let waitSlot = -1;
+    let seen = new Map<number, number>();
+    try {
+      for (;;) {
+        const slot = (this.current.txnId + 1) % this.nRoots;
+        const n = this.locks.readers(slot);
+        if (n > 0) {
+          const now = Date.now();
+          if (slot !== waitSlot) {
+            if (waitSlot >= 0) this.locks.setWaiting(waitSlot, false);
+            waitSlot = slot;
+            waitStart = now;
+            seen = this.locks.snapshotShortReads(slot);
+            this.locks.setWaiting(slot, true);
+          }
+          if (this.expireOld(slot, now - waitStart, seen)) continue;
+          const max = this.options.maxReaderAgeMs;
+          await waitAsync(this.locks.i32, this.locks.readersIndex(slot), n, max > 0 ? Math.max(1, max - (now - waitStart)) : undefined);
+          this.checkWritable();
+          continue;
+        }
+        if (this.writeTxn !== null || !this.locks.tryLockWriter()) {
+          const owner = Atomics.load(this.locks.i32, this.locks.writerIndex);
+          // unlockWriter() notifies; that wakes waitAsync in this thread as well as in others
+          if (owner !== 0) await waitAsync(this.locks.i32, this.locks.writerIndex, owner);
+          this.checkWritable();
+          continue;
+        }
+        const s = (this.current.txnId + 1) % this.nRoots;
+        this.locks.holdSlot(s);
+        if (this.locks.readers(s) > 0) {
+          this.locks.releaseSlot(s);
+          this.locks.unlockWriter();
+          continue;
+        }
+        return body(this.startWrite(s, Date.now() - start));
       }
-      if (this.writeTxn !== null || !this.locks.tryLockWriter()) {
-        const owner = Atomics.load(this.locks.i32, this.locks.writerIndex);
-        // unlockWriter() notifies; that wakes waitAsync in this thread as well as in others
-        if (owner !== 0) await waitAsync(this.locks.i32, this.locks.writerIndex, owner);
-        this.checkWritable();
-        continue;
+    } finally {
+      if (waitSlot >= 0) {
+        this.locks.setWaiting(waitSlot, false);
+        this.locks.addWaited(waitSlot, Date.now() - waitStart);
       }
-      const s = (this.current.txnId + 1) % this.nRoots;
-      this.locks.holdSlot(s);
-      if (this.locks.readers(s) > 0) {
-        this.locks.releaseSlot(s);
-        this.locks.unlockWriter();
-        continue;
-      }
-      return body(this.startWrite(s, Date.now() - start));
     }
   }
 
   private startWrite(slot: number, waited: number): WriteTxn {
-    this.locks.setWaitSince(slot, 0);
-    this.waitedMs[slot]! += waited;
+    this.locks.setWaiting(slot, false);
+    if (waited > 0) this.locks.addWaited(slot, waited);
+    const base = this.current;
+    this.catchUp();
+    if (this.freeSpaceTxn !== base.txnId) {
+      // Another thread committed since this thread last wrote: its free state is on disk.
+      this.freeSpace = loadFreeSpace(this, base);
+      this.freeSpaceTxn = base.txnId;
+    }
     // Epoch rule: pages freed by transaction F are reusable once every pinned version is >= F.
-    this.freeSpace.promote(this.oldestPinned());
-    const txn = new WriteTxn(this, this.current, waited);
+    this.freeSpace.promote(this.oldestPinned(base.txnId));
+    const txn = new WriteTxn(this, base, waited);
     this.writeTxn = txn;
     return txn;
   }
 
-  /** The oldest version any reader (in any thread) pins, or the current one. */
-  oldestPinned(): number {
-    const cur = this.current.txnId;
+  /** The oldest version any reader (in any thread) pins, or `cur` when none is older. */
+  oldestPinned(cur: number): number {
     let oldest = cur;
     for (let s = 0; s < this.nRoots; s++) {
       if (this.locks.readers(s) === 0) continue;
-      const v = cur - ((cur - this.locks.slotVersionLow(s)) >>> 0) ;
+      const v = cur - ((cur - this.locks.slotVersionLow(s)) >>> 0);
       if (v < oldest) oldest = v;
     }
     return oldest;
@@ -305,11 +479,16 @@ export class Environment {
     if (this.failed) throw this.failed;
   }
 
-  /** Called by commit step 7. */
-  publish(txn: WriteTxn, meta: Meta): void {
-    this.current = meta;
+  /** Called by commit step 7, after the root slot is durable. */
+  publish(txn: WriteTxn, meta: Meta, reused: number[]): void {
     this.metas[meta.slot] = meta;
+    this.freeSpaceTxn = meta.txnId;
+    // Other threads' caches may hold the old contents of reused pages: log them before publishing.
+    this.catchUp();
+    this.locks.appendLog(reused);
+    this.logCursor = this.locks.logHead;
     this.locks.publish(meta.txnId, meta.slot);
+    this.lastSeq = this.locks.publishedSeq();
     this.endWrite(txn);
   }
 
@@ -337,23 +516,58 @@ export class Environment {
 
   describeReaders(slot: number): string {
     const now = Date.now();
-    const rs = this.locks.list().filter((r) => r.slot === slot);
-    const named = rs.map((r) => `thread ${r.threadId} on version ${r.txnId} for ${now - r.startedAt} ms`).join('; ');
+    const rs = this.locks.list().filter((r) => r.slot === slot && r.state === 'active');
+    const named = rs.map((r) => r.kind === 'transaction'
+      ? `thread ${r.threadId} on version ${r.txnId} for ${now - r.startedAt} ms`
+      : `a short read in thread ${r.threadId}`).join('; ');
     const unnamed = this.locks.readers(slot) - rs.length;
-    return named + (unnamed > 0 ? `${named ? '; ' : ''}${unnamed} short read(s) in progress` : '') || 'none';
+    return named + (unnamed > 0 ? `${named ? '; ' : ''}${unnamed} more` : '') || 'none';
   }
 
   close(): void {
     if (this.closed) return;
     if (this.writeTxn) this.writeTxn.abort();
-    for (const r of [...this.openReads]) r.end();
+    for (const r of [...this.openReads]) r.end(false);
     this.closed = true;
+    process.removeListener('exit', this.onExit);
+    this.locks.releaseThread(this.locks.tid);
+    if (this.path) openPaths.delete(this.path);
     try {
       this.storage.close();
     } finally {
-      this.releaseLock();
+      if (this.locks.removeOpener() === 0) this.releaseLock();
     }
   }
+}
+
+/** Rebuilds the writer's free state from the space map of `meta` (another thread wrote last). */
+function loadFreeSpace(env: Environment, meta: Meta): FreeSpace {
+  const { free, pending } = replaySpaceMap((p) => env.pager.read(p), meta.spaceMapHead, meta.spaceMapPages, meta.txnId - env.nRoots + 1);
+  const fs = new FreeSpace(free, pending);
+  return fs;
+}
+
+/** Reads and validates root slot `slot` (another thread published it, or it is being joined). */
+function readSlotMeta(storage: Storage, pageSize: number, slot: number, name: string): Meta {
+  const v = readSlot(storage, pageSize, slot);
+  if (!v.ok) throw new CorruptionError(`${name}: root slot ${slot} of the published version is not valid (${v.reason})`, slot);
+  return v.meta;
+}
+
+/** A new storage gets the initial image; then the current version is found. */
+function prepareStorage(storage: Storage, opts: EnvOptions, name: string): Meta {
+  if (storage.size() === 0 && opts.storage) {
+    storage.write(initialImage(opts), 0);
+    storage.sync();
+  }
+  return readCurrentVersion(storage, opts, name);
+}
+
+/** Removes the lock file of `path` if it names this process (the last thread closed it). */
+function releaseLockFileOf(path: string): void {
+  try {
+    if (parseInt(fs.readFileSync(`${path}-lock`, 'utf8'), 10) === process.pid) fs.unlinkSync(`${path}-lock`);
+  } catch { /* already gone */ }
 }
 
 // ---------------------------------------------------------------- open helpers
@@ -483,7 +697,7 @@ function lockFile(path: string): () => void {
     try {
       pid = parseInt(fs.readFileSync(lockPath, 'utf8'), 10);
     } catch { /* vanished between our create and read: retry */ }
-    if (pid === process.pid) throw new AlreadyOpenError(path);
+    if (pid === process.pid) throw new AlreadyOpenError(path, 'in another thread of this process; pass db.handle() to the worker (workerData or postMessage) and open(handle) there');
     if (Number.isInteger(pid) && pid > 0 && alive(pid)) throw new DatabaseLockedError(path, pid);
     if (attempt >= 2) throw new DatabaseLockedError(path, pid);
     // The owner died without unlinking (a crash): the lock is stale; take it over.
@@ -506,8 +720,8 @@ function alive(pid: number): boolean {
   }
 }
 
-function waitAsync(i32: Int32Array, index: number, value: number): Promise<unknown> {
-  const r = Atomics.waitAsync(i32, index, value);
+function waitAsync(i32: Int32Array, index: number, value: number, timeoutMs?: number): Promise<unknown> {
+  const r = Atomics.waitAsync(i32, index, value, timeoutMs);
   return r.async ? r.value : Promise.resolve(r.value);
 }
 

@@ -70,8 +70,8 @@ export class DatabaseLockedError extends RotaError {
 
 /** The same file is already open in this process; reuse that handle. */
 export class AlreadyOpenError extends RotaError {
-  constructor(path: string) {
-    super('ROTA_ALREADY_OPEN', `${path} is already open in this process; reuse the database object that open() returned (and close it once)`);
+  constructor(path: string, where: string) {
+    super('ROTA_ALREADY_OPEN', `${path} is already open ${where}`);
   }
 }
 
@@ -140,5 +140,15 @@ export class ReadTimeoutError extends RotaError {
 export class ValueDecodeError extends RotaError {
   constructor(encoding: string, cause: unknown) {
     super('ROTA_DECODE', `a stored value is not valid ${encoding}: was the database written with another encoding? (${(cause as Error)?.message ?? cause})`, { cause });
+  }
+}
+
+/**
+ * A writer waited for this reader's root slot longer than `maxReaderAgeMs` and expired it: its
+ * version may already be overwritten, so it can read nothing more. Begin a new read.
+ */
+export class ReaderExpiredError extends RotaError {
+  constructor(txnId: number) {
+    super('ROTA_READER_EXPIRED', `the read transaction on version ${txnId} was expired by a waiting writer (maxReaderAgeMs); begin a new one`);
   }
 }

@@ -1,6 +1,6 @@
 export { open, Database, RootDatabase, ReadTransaction, WriteTransaction } from './database.js';
 export type { OpenOptions, DatabaseOptions, RangeOptions, Entry, ValueEncoding, KeyEncoding } from './database.js';
-export type { EnvOptions } from './env.js';
+export type { EnvOptions, DatabaseHandle } from './env.js';
 export type { Stats, SlotStats } from './stats.js';
 export type { CheckReport } from './check.js';
 export type { ReaderInfo } from './txn/locks.js';

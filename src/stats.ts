@@ -8,7 +8,7 @@ export interface SlotStats {
   /** Version held in the slot (undefined: none since open). */
   txnId: number | undefined;
   readers: number;
-  /** Total ms writers of this thread waited for this slot since open. */
+  /** Total ms writers (of every thread) waited for this slot since the file was opened. */
   writerWaitedMs: number;
   /** Whether a writer is waiting on this slot right now. */
   writerWaiting: boolean;
@@ -48,7 +48,7 @@ export function databaseStats(env: Environment, name: string | null): Stats {
     r.end();
   }
   const now = Date.now();
-  const readers = env.readers();
+  const readers = env.readers().filter((r) => r.kind === 'transaction');
   const oldest = readers.reduce<(typeof readers)[number] | undefined>((a, b) => (a === undefined || b.startedAt < a.startedAt ? b : a), undefined);
   const m = env.current;
   const slots: SlotStats[] = [];
@@ -57,8 +57,8 @@ export function databaseStats(env: Environment, name: string | null): Stats {
       slot: s,
       txnId: env.metas[s]?.txnId,
       readers: env.locks.readers(s),
-      writerWaitedMs: env.waitedMs[s]!,
-      writerWaiting: env.locks.waitSince(s) !== 0,
+      writerWaitedMs: env.locks.waitedMs(s),
+      writerWaiting: env.locks.isWaiting(s),
     });
   }
   const cache = env.pager.cache;

@@ -128,9 +128,13 @@ export function linkChain(pages: Uint8Array[], pgnos: number[], older: number): 
 
 /**
  * Reads the chain from `head` (`length` pages) and replays it oldest first into a FreeSet.
- * Returns the chain's page numbers too (they are in use, not free).
+ * Returns the chain's page numbers too (they are in use, not free). Pages freed by transactions
+ * >= `pendingFrom` come back as pending groups (and not in `free`): the epoch rule decides when
+ * they become reusable.
  */
-export function replaySpaceMap(read: (pgno: number) => Uint8Array, head: number, length: number): { free: FreeSet; chain: number[] } {
+export function replaySpaceMap(
+  read: (pgno: number) => Uint8Array, head: number, length: number, pendingFrom = Infinity,
+): { free: FreeSet; chain: number[]; pending: PendingGroup[] } {
   const chain: number[] = [];
   const pages: Uint8Array[] = [];
   for (let pgno = head; pgno !== 0; ) {
@@ -143,6 +147,7 @@ export function replaySpaceMap(read: (pgno: number) => Uint8Array, head: number,
   }
   if (chain.length !== length) throw new CorruptionError(`space-map chain has ${chain.length} pages, the root slot says ${length}`);
   const free = new FreeSet();
+  const pendingTxn = new Map<number, number>(); // page -> freeing txn, for recent frees
   for (let k = pages.length - 1; k >= 0; k--) {
     const p = pages[k]!;
     const n = u16(p, PAGE_COUNT);
@@ -153,6 +158,7 @@ export function replaySpaceMap(read: (pgno: number) => Uint8Array, head: number,
       const kind = head32 & 0xff;
       const runs = head32 >>> 8;
       if (kind !== SM_FREE && kind !== SM_ALLOC) throw new CorruptionError(`bad space-map record kind ${kind}`, chain[k]);
+      const txn = kind === SM_FREE ? u64(p, at + 4) : 0;
       at += kind === SM_FREE ? 12 : 4;
       if (at + runs * 8 > end || end > p.length) throw new CorruptionError('space-map record overruns its page', chain[k]);
       for (let j = 0; j < runs; j++, at += 8) {
@@ -162,15 +168,25 @@ export function replaySpaceMap(read: (pgno: number) => Uint8Array, head: number,
           if (kind === SM_FREE) {
             if (free.has(q)) throw new CorruptionError(`space map frees page ${q} twice`, chain[k]);
             free.add(q);
+            if (txn >= pendingFrom) pendingTxn.set(q, txn);
           } else {
             if (!free.has(q)) throw new CorruptionError(`space map allocates page ${q}, which is not free`, chain[k]);
             free.delete(q);
+            pendingTxn.delete(q);
           }
         }
       }
     }
   }
-  return { free, chain };
+  const groups = new Map<number, number[]>();
+  for (const [q, txn] of pendingTxn) {
+    free.delete(q);
+    let g = groups.get(txn);
+    if (!g) groups.set(txn, (g = []));
+    g.push(q);
+  }
+  const pending = [...groups.entries()].sort((a, b) => a[0] - b[0]).map(([txn, pages]) => ({ txn, pages }));
+  return { free, chain, pending };
 }
 
 /** The txn id of a FREE record header at `at` (exported for tools that print the log). */

@@ -24,6 +24,7 @@ export function commit(txn: WriteTxn): void {
   try {
     // 1. Catalog: store the descriptor of every named database this transaction changed.
     writeCatalog(txn);
+    trimHighWater(txn);
     // 2. Free space: turn the page accounting into space-map records and their pages.
     spaceMap = writeSpaceMap(txn);
     meta = {
@@ -45,6 +46,9 @@ export function commit(txn: WriteTxn): void {
   try {
     // 3. Write every dirty page, ascending, neighbours coalesced, each stamped and checksummed.
     env.pager.writePages(txn.dirty, txn.txnId);
+    //    The file must reach the high-water mark even where its last pages are free and unwritten.
+    const end = txn.highWater * txn.pageSize;
+    if (env.storage.size() < end) env.storage.truncate(end);
     // 4. Make them durable before any root can point at them.
     if (!env.options.noSync) env.storage.sync();
     // 5. Write the root slot T mod nRoots (it held version T - nRoots, which nobody pins).
@@ -64,7 +68,24 @@ export function commit(txn: WriteTxn): void {
   const pending = txn.freed.concat(spaceMap.oldChain);
   if (pending.length > 0) fs.pending.push({ txn: txn.txnId, pages: pending });
   txn.state = 'committed';
-  env.publish(txn, meta);
+  // Page numbers this commit took from the free set now hold new contents; other threads may
+  // have cached the old ones.
+  env.publish(txn, meta, txn.fromFree.filter((p) => txn.own.has(p)));
+}
+
+/**
+ * Pages this transaction took from the end of the file and freed again were never written: give
+ * them back by lowering the high-water mark instead of listing them as free.
+ */
+function trimHighWater(txn: WriteTxn): void {
+  if (txn.localFree.length === 0) return;
+  const local = new Set(txn.localFree);
+  let hw = txn.highWater;
+  while (hw > txn.base.highWater && local.has(hw - 1)) local.delete(--hw);
+  if (hw === txn.highWater) return;
+  txn.highWater = hw;
+  txn.localFree.length = 0;
+  txn.localFree.push(...local);
 }
 
 function writeCatalog(txn: WriteTxn): void {

@@ -1,39 +1,75 @@
 /**
  * The lock table: every word that coordinates readers and the writer lives in one
- * SharedArrayBuffer, so threads that share it (issue: worker threads) coordinate through the same
- * protocol that a single thread uses. All accesses are Atomics (sequentially consistent).
+ * SharedArrayBuffer, shared by every thread that has the file open (a worker joins with the
+ * handle from db.handle()). All accesses are Atomics (sequentially consistent).
  *
  * Lock order (docs/design.md): writer mutex, then the target slot's exclusive hold. A reader
- * holds one slot pin and takes nothing else. Nobody waits for the writer mutex while holding a pin
- * of its own thread: that would deadlock, and the sync paths detect it and throw instead.
+ * holds one slot pin and takes nothing else. Nobody waits for the writer mutex or a slot while
+ * holding a pin of its own thread: the sync paths detect that and throw instead.
  *
- * Pin protocol (reader):            Publish protocol (writer T into slot s = T mod n):
- *   v = SEQ; s = SLOT                  EXCL[s] = 1; wait until READERS[s] == 0
- *   READERS[s] += 1                    ... write pages, sync, write slot, sync ...
- *   if SEQ != v or EXCL[s]: undo,      VERSION[s] = T; SLOT = s; SEQ = T (low 32 bits)
- *      retry                           EXCL[s] = 0
+ * Pin protocol (reader, with its reader-table entry E):
+ *   v = SEQ; s = SLOT; E.slot = s; E.state = ACTIVE; READERS[s] += 1
+ *   if SEQ != v or EXCL[s] or E.state != ACTIVE: release (see below) and retry
  * A reader whose re-check passes pinned version v before any later SEQ store, so every later
- * writer sees its pin when it computes the oldest pinned version (Dekker-style: increment, then
- * load; store, then load).
+ * writer sees its pin when it computes the oldest pinned version (increment, then load; against
+ * the writer's store, then load).
+ *
+ * Release and expiry race on E.state: the reader releases with CAS(ACTIVE -> IDLE), a writer
+ * expires a pin with CAS(ACTIVE -> EXPIRED); whoever wins decrements READERS[s]. So a pin is
+ * dropped exactly once, and an expired reader learns it from the failed CAS.
  */
 import { threadId } from 'node:worker_threads';
 
+// header words
 const WRITER = 0; // owner thread id + 1, or 0
 const SEQ = 1; // low 32 bits of the published (current) transaction id
 const SLOT = 2; // slot of the published version
+const OPENERS = 3; // threads that have the file open; the last one out removes the lock file
+const LOG_HEAD = 4; // entries ever appended to the reuse log (wraps at 2^32)
 const HEADER_WORDS = 8;
-const SLOT_WORDS = 4;
+// per slot
+const SLOT_WORDS = 6;
 const S_READERS = 0;
 const S_EXCL = 1;
 const S_VERSION = 2; // low 32 bits of the transaction id held in the slot
-const S_WAIT_SINCE = 3; // seconds (env clock) since a writer began waiting on this slot, 0 if none
-const READER_WORDS = 8; // [owner tid + 1][slot][txn lo][txn hi][start ms as float64 (2 words)][2 spare]
+const S_WAITING = 3; // a writer is waiting for this slot's readers (0/1)
+const S_WAITED_MS = 4; // total ms writers waited for this slot (wraps after ~24 days)
+// reader table entry
+const READER_WORDS = 10;
+const R_OWNER = 0; // thread id + 1; 0 = free entry
+const R_STATE = 1;
+const R_SLOT = 2;
+const R_TXN_LO = 3;
+const R_TXN_HI = 4;
+const R_SEQ = 5; // pin sequence of a thread entry: changes with every short read
+const R_START = 6; // float64 (words 6-7): ms since epoch when the reader began
+const R_KIND = 8;
+
+export const IDLE = 0;
+export const ACTIVE = 1;
+export const EXPIRED = 2;
+/** An entry for one read transaction or range iterator. */
+export const KIND_TXN = 1;
+/** A thread's entry for its short reads (get, doesExist): at most one at a time per thread. */
+export const KIND_THREAD = 2;
+
+const LOG_CAPACITY = 1 << 16;
+/** Threads that can have one file open at once (each has an entry for its short reads). */
+export const MAX_THREADS = 64;
 
 export interface ReaderInfo {
   threadId: number;
   slot: number;
   txnId: number;
+  /** ms since epoch; for a thread's short reads, when the thread joined. */
   startedAt: number;
+  kind: 'transaction' | 'short';
+  state: 'active' | 'expired';
+}
+
+export interface LockShape {
+  nRoots: number;
+  maxReaders: number;
 }
 
 export class LockTable {
@@ -41,14 +77,35 @@ export class LockTable {
   readonly i32: Int32Array;
   private readonly f64: Float64Array;
   private readonly readersBase: number;
+  private readonly logBase: number;
   readonly tid = threadId;
+  readonly nRoots: number;
+  /** Entries for read transactions and iterators; MAX_THREADS more come first, one per thread. */
+  readonly maxReaders: number;
+  private readonly entries: number;
 
-  constructor(readonly nRoots: number, readonly maxReaders: number, sab?: SharedArrayBuffer) {
-    this.readersBase = HEADER_WORDS + nRoots * SLOT_WORDS;
-    const words = this.readersBase + maxReaders * READER_WORDS;
+  constructor(shape: LockShape, sab?: SharedArrayBuffer) {
+    this.nRoots = shape.nRoots;
+    this.maxReaders = shape.maxReaders;
+    this.readersBase = HEADER_WORDS + shape.nRoots * SLOT_WORDS;
+    this.entries = MAX_THREADS + shape.maxReaders;
+    this.logBase = this.readersBase + this.entries * READER_WORDS;
+    const words = this.logBase + LOG_CAPACITY;
     this.sab = sab ?? new SharedArrayBuffer(words * 4);
+    if (this.sab.byteLength !== words * 4) throw new Error('lock table: shared buffer does not match nRoots/maxReaders');
     this.i32 = new Int32Array(this.sab);
     this.f64 = new Float64Array(this.sab);
+  }
+
+  // ---- openers
+
+  addOpener(): number {
+    return Atomics.add(this.i32, OPENERS, 1) + 1;
+  }
+
+  /** Returns how many threads still have the file open. */
+  removeOpener(): number {
+    return Atomics.sub(this.i32, OPENERS, 1) - 1;
   }
 
   // ---- published version
@@ -60,6 +117,14 @@ export class LockTable {
     Atomics.store(i, SEQ, txnId | 0);
   }
 
+  publishedSeq(): number {
+    return Atomics.load(this.i32, SEQ);
+  }
+
+  publishedSlot(): number {
+    return Atomics.load(this.i32, SLOT);
+  }
+
   /** Low 32 bits of the transaction id held in `slot`. */
   slotVersionLow(slot: number): number {
     return Atomics.load(this.i32, HEADER_WORDS + slot * SLOT_WORDS + S_VERSION);
@@ -68,21 +133,44 @@ export class LockTable {
   // ---- readers
 
   /**
-   * Tries once to pin the published version. Returns its slot, or -1 when a commit raced us
-   * (retry at once), or -2 - slot when the slot is held exclusively (serial mode: wait).
+   * Tries once to pin the published version through entry `r`. Returns the slot, or -1 when a
+   * commit or an expiry raced us (retry at once), or -2 - slot when the slot is held exclusively
+   * (serial mode: wait for the writer).
    */
-  tryPin(): number {
+  tryPin(r: number): number {
     const i = this.i32;
+    const e = this.readersBase + r * READER_WORDS;
     const v = Atomics.load(i, SEQ);
     const s = Atomics.load(i, SLOT);
     const base = HEADER_WORDS + s * SLOT_WORDS;
+    Atomics.store(i, e + R_SLOT, s);
+    Atomics.store(i, e + R_STATE, ACTIVE);
     Atomics.add(i, base + S_READERS, 1);
-    if (Atomics.load(i, SEQ) === v && Atomics.load(i, base + S_EXCL) === 0) return s;
-    this.unpin(s);
-    return Atomics.load(i, base + S_EXCL) !== 0 ? -2 - s : -1;
+    if (Atomics.load(i, SEQ) === v && Atomics.load(i, base + S_EXCL) === 0 && Atomics.load(i, e + R_STATE) === ACTIVE) {
+      return s;
+    }
+    this.release(r);
+    return Atomics.load(i, base + S_EXCL) !== 0 && Atomics.load(i, SEQ) === v ? -2 - s : -1;
   }
 
-  unpin(slot: number): void {
+  /** Drops the pin of entry `r`. Returns false when a writer had expired it (and dropped it). */
+  release(r: number): boolean {
+    const i = this.i32;
+    const e = this.readersBase + r * READER_WORDS;
+    if (Atomics.compareExchange(i, e + R_STATE, ACTIVE, IDLE) !== ACTIVE) {
+      Atomics.store(i, e + R_STATE, IDLE);
+      return false;
+    }
+    this.dropPin(Atomics.load(i, e + R_SLOT));
+    return true;
+  }
+
+  /** Whether entry `r`'s pin has been expired by a writer (checked on every page read). */
+  isExpired(r: number): boolean {
+    return Atomics.load(this.i32, this.readersBase + r * READER_WORDS + R_STATE) === EXPIRED;
+  }
+
+  private dropPin(slot: number): void {
     const idx = HEADER_WORDS + slot * SLOT_WORDS + S_READERS;
     if (Atomics.sub(this.i32, idx, 1) === 1) Atomics.notify(this.i32, idx);
   }
@@ -129,50 +217,163 @@ export class LockTable {
     Atomics.notify(this.i32, idx);
   }
 
-  setWaitSince(slot: number, seconds: number): void {
-    Atomics.store(this.i32, HEADER_WORDS + slot * SLOT_WORDS + S_WAIT_SINCE, seconds);
+  setWaiting(slot: number, waiting: boolean): void {
+    Atomics.store(this.i32, HEADER_WORDS + slot * SLOT_WORDS + S_WAITING, waiting ? 1 : 0);
   }
 
-  waitSince(slot: number): number {
-    return Atomics.load(this.i32, HEADER_WORDS + slot * SLOT_WORDS + S_WAIT_SINCE);
+  isWaiting(slot: number): boolean {
+    return Atomics.load(this.i32, HEADER_WORDS + slot * SLOT_WORDS + S_WAITING) !== 0;
   }
 
-  // ---- reader table (long-lived readers: explicit transactions and range iterators)
+  addWaited(slot: number, ms: number): void {
+    Atomics.add(this.i32, HEADER_WORDS + slot * SLOT_WORDS + S_WAITED_MS, Math.round(ms));
+  }
 
-  /** Claims an entry; returns its index or -1 when the table is full. */
-  register(slot: number, txnId: number, now: number): number {
+  waitedMs(slot: number): number {
+    return Atomics.load(this.i32, HEADER_WORDS + slot * SLOT_WORDS + S_WAITED_MS) >>> 0;
+  }
+
+  // ---- reader table
+
+  /** Claims an entry for a read transaction (or a thread's short reads); -1 when the table is full. */
+  claim(kind: number, now: number): number {
     const i = this.i32;
-    for (let r = 0; r < this.maxReaders; r++) {
-      const base = this.readersBase + r * READER_WORDS;
-      if (Atomics.compareExchange(i, base, 0, this.tid + 1) === 0) {
-        Atomics.store(i, base + 1, slot);
-        Atomics.store(i, base + 2, txnId >>> 0);
-        Atomics.store(i, base + 3, Math.floor(txnId / 0x100000000));
-        this.f64[(base + 4) >>> 1] = now;
+    const [from, to] = kind === KIND_THREAD ? [0, MAX_THREADS] : [MAX_THREADS, this.entries];
+    for (let r = from; r < to; r++) {
+      const e = this.readersBase + r * READER_WORDS;
+      if (Atomics.compareExchange(i, e + R_OWNER, 0, this.tid + 1) === 0) {
+        Atomics.store(i, e + R_STATE, IDLE);
+        Atomics.store(i, e + R_KIND, kind);
+        Atomics.store(i, e + R_SEQ, 0);
+        this.f64[(e + R_START) >>> 1] = now;
         return r;
       }
     }
     return -1;
   }
 
-  unregister(r: number): void {
-    Atomics.store(this.i32, this.readersBase + r * READER_WORDS, 0);
+  /** Records the full version id of a transaction entry (for readers() and stats). */
+  setTxn(r: number, txnId: number, now: number): void {
+    const e = this.readersBase + r * READER_WORDS;
+    Atomics.store(this.i32, e + R_TXN_LO, txnId | 0);
+    Atomics.store(this.i32, e + R_TXN_HI, Math.floor(txnId / 0x100000000));
+    this.f64[(e + R_START) >>> 1] = now;
   }
 
+  /** Marks a new short read on a thread entry (the writer tells old pins from new ones by it). */
+  bumpSeq(r: number): void {
+    Atomics.add(this.i32, this.readersBase + r * READER_WORDS + R_SEQ, 1);
+  }
+
+  /** Frees an entry; its pin must have been released. */
+  unclaim(r: number): void {
+    Atomics.store(this.i32, this.readersBase + r * READER_WORDS + R_OWNER, 0);
+  }
+
+  /**
+   * Expires the pins on `slot` that are older than `maxAgeMs`: transaction entries by their start
+   * time; a thread's short read when its pin sequence is the same one seen `maxAgeMs` ago
+   * (`seen`, from snapshotShortReads). Returns what it expired.
+   */
+  expire(slot: number, maxAgeMs: number, now: number, seen: Map<number, number>): ReaderInfo[] {
+    const out: ReaderInfo[] = [];
+    const i = this.i32;
+    for (let r = 0; r < this.entries; r++) {
+      const e = this.readersBase + r * READER_WORDS;
+      if (Atomics.load(i, e + R_OWNER) === 0 || Atomics.load(i, e + R_STATE) !== ACTIVE || Atomics.load(i, e + R_SLOT) !== slot) continue;
+      const kind = Atomics.load(i, e + R_KIND);
+      const old = kind === KIND_TXN
+        ? now - this.f64[(e + R_START) >>> 1]! >= maxAgeMs
+        : seen.get(r) === Atomics.load(i, e + R_SEQ);
+      if (!old) continue;
+      const info = this.info(r);
+      if (Atomics.compareExchange(i, e + R_STATE, ACTIVE, EXPIRED) === ACTIVE) {
+        this.dropPin(slot);
+        out.push(info);
+      }
+    }
+    return out;
+  }
+
+  /** Pin sequences of the active short reads on `slot`, to compare after waiting. */
+  snapshotShortReads(slot: number): Map<number, number> {
+    const m = new Map<number, number>();
+    const i = this.i32;
+    for (let r = 0; r < this.entries; r++) {
+      const e = this.readersBase + r * READER_WORDS;
+      if (Atomics.load(i, e + R_OWNER) !== 0 && Atomics.load(i, e + R_KIND) === KIND_THREAD
+        && Atomics.load(i, e + R_STATE) === ACTIVE && Atomics.load(i, e + R_SLOT) === slot) {
+        m.set(r, Atomics.load(i, e + R_SEQ));
+      }
+    }
+    return m;
+  }
+
+  private info(r: number): ReaderInfo {
+    const i = this.i32;
+    const e = this.readersBase + r * READER_WORDS;
+    return {
+      threadId: Atomics.load(i, e + R_OWNER) - 1,
+      slot: Atomics.load(i, e + R_SLOT),
+      txnId: (Atomics.load(i, e + R_TXN_LO) >>> 0) + (Atomics.load(i, e + R_TXN_HI) >>> 0) * 0x100000000,
+      startedAt: this.f64[(e + R_START) >>> 1]!,
+      kind: Atomics.load(i, e + R_KIND) === KIND_TXN ? 'transaction' : 'short',
+      state: Atomics.load(i, e + R_STATE) === EXPIRED ? 'expired' : 'active',
+    };
+  }
+
+  /** Active (or expired but not yet ended) read transactions, and short reads in progress. */
   list(): ReaderInfo[] {
     const out: ReaderInfo[] = [];
     const i = this.i32;
-    for (let r = 0; r < this.maxReaders; r++) {
-      const base = this.readersBase + r * READER_WORDS;
-      const owner = Atomics.load(i, base);
-      if (owner === 0) continue;
-      out.push({
-        threadId: owner - 1,
-        slot: Atomics.load(i, base + 1),
-        txnId: (Atomics.load(i, base + 2) >>> 0) + (Atomics.load(i, base + 3) >>> 0) * 0x100000000,
-        startedAt: this.f64[(base + 4) >>> 1]!,
-      });
+    for (let r = 0; r < this.entries; r++) {
+      const e = this.readersBase + r * READER_WORDS;
+      if (Atomics.load(i, e + R_OWNER) === 0 || Atomics.load(i, e + R_STATE) === IDLE) continue;
+      out.push(this.info(r));
     }
     return out;
+  }
+
+  /** Releases every entry owned by thread `tid` (its thread is gone or closing). */
+  releaseThread(tid: number): void {
+    const i = this.i32;
+    for (let r = 0; r < this.entries; r++) {
+      const e = this.readersBase + r * READER_WORDS;
+      if (Atomics.load(i, e + R_OWNER) !== tid + 1) continue;
+      this.release(r);
+      this.unclaim(r);
+    }
+  }
+
+  // ---- reuse log: page numbers whose contents a commit replaced, for other threads' caches
+
+  get logHead(): number {
+    return Atomics.load(this.i32, LOG_HEAD) >>> 0;
+  }
+
+  /** Appends page numbers (the writer only; entries become visible before the publish). */
+  appendLog(pages: Iterable<number>): void {
+    let head = this.logHead;
+    for (const p of pages) {
+      Atomics.store(this.i32, this.logBase + (head & (LOG_CAPACITY - 1)), p | 0);
+      head = (head + 1) >>> 0;
+    }
+    Atomics.store(this.i32, LOG_HEAD, head | 0);
+  }
+
+  /**
+   * Calls `drop` for every page logged since `cursor` and returns the new cursor; calls
+   * `dropAll` instead when more was logged than the log holds.
+   */
+  readLog(cursor: number, drop: (pgno: number) => void, dropAll: () => void): number {
+    const head = this.logHead;
+    const n = (head - cursor) >>> 0;
+    if (n === 0) return head;
+    if (n > LOG_CAPACITY) {
+      dropAll();
+      return head;
+    }
+    for (let k = cursor; k !== head; k = (k + 1) >>> 0) drop(Atomics.load(this.i32, this.logBase + (k & (LOG_CAPACITY - 1))) >>> 0);
+    return head;
   }
 }

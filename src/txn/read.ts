@@ -7,7 +7,7 @@ import type { PageReader, TreeInfo } from '../btree/store.js';
 import type { Meta } from '../pages/meta.js';
 import { readDbInfo } from '../pages/meta.js';
 import { cellValue, found, lookup } from '../btree/tree.js';
-import { CorruptionError, TransactionEndedError } from '../errors.js';
+import { CorruptionError, ReaderExpiredError, TransactionEndedError } from '../errors.js';
 import type { Environment } from '../env.js';
 
 export class ReadTxn implements PageReader {
@@ -19,7 +19,9 @@ export class ReadTxn implements PageReader {
     private readonly env: Environment,
     readonly slot: number,
     readonly meta: Meta,
-    private readonly entry: number, // reader table entry, or -1 for a short internal read
+    private readonly entry: number,
+    /** A read transaction or iterator (checked on every page); else a short read (checked at end). */
+    readonly registered: boolean,
   ) {
     this.pageSize = meta.pageSize;
   }
@@ -32,17 +34,36 @@ export class ReadTxn implements PageReader {
     return this.active;
   }
 
+  /**
+   * The core page-read path. An expired reader's version may be overwritten at any moment, so a
+   * registered reader checks before the read and again after it: a page that a writer reused
+   * while we copied it is never returned, because the writer expires us before it reuses a page.
+   * (A short read checks once, in end(), before its result is returned.)
+   */
   get(pgno: number): Uint8Array {
     if (!this.active) throw new TransactionEndedError('read');
     if (pgno >= this.meta.highWater || pgno < this.meta.nRoots) {
+      this.throwIfExpired();
       throw new CorruptionError(`page number out of range [${this.meta.nRoots}, ${this.meta.highWater})`, pgno);
     }
-    return this.env.pager.read(pgno);
+    if (!this.registered) return this.env.pager.read(pgno);
+    this.throwIfExpired();
+    const page = this.env.pager.read(pgno);
+    this.throwIfExpired();
+    return page;
   }
 
   readOverflow(pgno: number, length: number): Uint8Array {
     if (!this.active) throw new TransactionEndedError('read');
-    return this.env.pager.readRun(pgno, length);
+    if (!this.registered) return this.env.pager.readRun(pgno, length);
+    this.throwIfExpired();
+    const run = this.env.pager.readRun(pgno, length);
+    this.throwIfExpired();
+    return run;
+  }
+
+  private throwIfExpired(): void {
+    if (this.env.readerExpired(this.entry)) throw new ReaderExpiredError(this.meta.txnId);
   }
 
   /** The tree of database `name` (null: the main database) in this version; empty if it does not exist. */
@@ -57,10 +78,15 @@ export class ReadTxn implements PageReader {
     return t;
   }
 
-  end(): void {
+  /**
+   * Releases the pin. With `validate` (the default), throws ReaderExpiredError when a writer had
+   * expired this reader: whatever a short read computed must then be discarded.
+   */
+  end(validate = true): void {
     if (!this.active) return;
     this.active = false;
-    this.env.releaseRead(this, this.slot, this.entry);
+    const ok = this.env.releaseRead(this, this.slot, this.entry, this.registered);
+    if (!ok && validate) throw new ReaderExpiredError(this.meta.txnId);
   }
 }
 
