@@ -67,6 +67,8 @@ export function isHandle(x: unknown): x is DatabaseHandle {
 }
 
 export const DEFAULT_CACHE_SIZE = 256 * 1024 * 1024;
+/** How long a sync writer leaves a free writer mutex to another thread's waiting async writer. */
+const ASYNC_GRACE_MS = 2;
 /** Files open in this thread (module state is per thread). */
 const openPaths = new Set<string>();
 
@@ -83,6 +85,8 @@ export class Environment {
   /** The writer's free pages, valid for version `freeSpaceTxn` only (another thread may commit). */
   freeSpace: FreeSpace;
   private freeSpaceTxn: number;
+  /** The version found at open: pages it freed stay pending while the lock table's hold is on. */
+  private readonly openedVersion: number;
   /** The open write transaction of this thread, if any. */
   writeTxn: WriteTxn | null = null;
   /** Read pins this thread holds, per slot (to tell a deadlock from a wait). */
@@ -167,7 +171,9 @@ export class Environment {
       this.locks = new LockTable({ nRoots: meta.nRoots, maxReaders: this.options.maxReaders });
       this.locks.addOpener();
       this.locks.publish(meta.txnId, meta.slot);
+      this.locks.setHold(!this.options.noSync); // with noSync no commit is ever known durable
     }
+    this.openedVersion = meta.txnId;
     this.logCursor = this.locks.logHead;
     this.lastSeq = this.locks.publishedSeq();
     const shortEntry = this.locks.claim(KIND_THREAD, Date.now());
@@ -177,12 +183,20 @@ export class Environment {
       throw new RotaError('ROTA_TOO_MANY_THREADS', `at most ${MAX_THREADS} threads can have one database open at once`);
     }
     this.shortEntry = shortEntry;
-    this.freeSpace = new FreeSpace(replaySpaceMap((p) => this.pager.read(p), meta.spaceMapHead, meta.spaceMapPages).free);
+    // Pages the newest version freed come back pending: they hold the version before it, which
+    // is the last one known durable until this process makes a commit of its own durable.
+    const sm = replaySpaceMap((p) => this.pager.read(p), meta.spaceMapHead, meta.spaceMapPages, meta.txnId);
+    this.freeSpace = new FreeSpace(sm.free, sm.pending);
     this.freeSpaceTxn = meta.txnId;
     if (path) openPaths.add(path);
     // A worker that ends normally releases its pins; one that is terminated runs no handlers
     // (see releaseThread and maxReaderAgeMs).
     if (!isMainThread) process.once('exit', this.onExit);
+  }
+
+  /** Whether this thread's free state describes version `txnId` (it committed it, or loaded it). */
+  freeSpaceIsFor(txnId: number): boolean {
+    return this.freeSpaceTxn === txnId;
   }
 
   /** The handle a worker thread passes to open() to share this database. */
@@ -307,7 +321,9 @@ export class Environment {
    */
   releaseThread(threadId: number): void {
     if (threadId === this.locks.tid) throw new InvalidOptionError('releaseThread() is for other threads; close() releases this one');
-    this.locks.releaseThread(threadId);
+    if (!Number.isInteger(threadId) || threadId < 0) throw new InvalidOptionError(`releaseThread() needs a thread id; a Worker's threadId is -1 once it has exited, so keep it from when it started`);
+    // The thread had joined if it owns a short-read entry: it then also counts as an opener.
+    if (this.locks.releaseThread(threadId)) this.locks.removeOpener();
   }
 
   /**
@@ -337,6 +353,9 @@ export class Environment {
     }
     const start = Date.now();
     const deadline = start + this.options.writeTimeoutMs;
+    // Fairness: a sync waiter in another thread wakes the moment the mutex is released, an async
+    // one only when its event loop runs, so it would nearly always lose. Leave it a moment.
+    if (this.locks.otherAsyncWaiting()) Atomics.wait(this.locks.i32, this.locks.writerIndex, 0, ASYNC_GRACE_MS);
     while (!this.locks.tryLockWriter()) {
       const owner = this.locks.writerOwner();
       const left = deadline - Date.now();
@@ -425,10 +444,12 @@ export class Environment {
         if (this.writeTxn !== null || !this.locks.tryLockWriter()) {
           const owner = Atomics.load(this.locks.i32, this.locks.writerIndex);
           // unlockWriter() notifies; that wakes waitAsync in this thread as well as in others
+          this.locks.setAsyncWaiting(this.shortEntry, true);
           if (owner !== 0) await waitAsync(this.locks.i32, this.locks.writerIndex, owner);
           this.checkWritable();
           continue;
         }
+        this.locks.setAsyncWaiting(this.shortEntry, false);
         const s = (this.current.txnId + 1) % this.nRoots;
         this.locks.holdSlot(s);
         if (this.locks.readers(s) > 0) {
@@ -439,6 +460,7 @@ export class Environment {
         return body(this.startWrite(s, Date.now() - start));
       }
     } finally {
+      if (!this.closed) this.locks.setAsyncWaiting(this.shortEntry, false);
       if (waitSlot >= 0) {
         this.locks.setWaiting(waitSlot, false);
         this.locks.addWaited(waitSlot, Date.now() - waitStart);
@@ -457,7 +479,12 @@ export class Environment {
       this.freeSpaceTxn = base.txnId;
     }
     // Epoch rule: pages freed by transaction F are reusable once every pinned version is >= F.
-    this.freeSpace.promote(this.oldestPinned(base.txnId));
+    // Until a commit of this process is durable, the version found at open may not be on disk
+    // yet (its root slot may live only in the OS cache, or its fsync may have failed before a
+    // reopen): the pages it freed belong to the version before it and stay untouched.
+    let oldest = this.oldestPinned(base.txnId);
+    if (this.locks.holding()) oldest = Math.min(oldest, this.openedVersion - 1);
+    this.freeSpace.promote(oldest);
     const txn = new WriteTxn(this, base, waited);
     this.writeTxn = txn;
     return txn;
@@ -481,6 +508,7 @@ export class Environment {
 
   /** Called by commit step 7, after the root slot is durable. */
   publish(txn: WriteTxn, meta: Meta, reused: number[]): void {
+    if (!this.options.noSync) this.locks.setHold(false); // a version of ours is durable now
     this.metas[meta.slot] = meta;
     this.freeSpaceTxn = meta.txnId;
     // Other threads' caches may hold the old contents of reused pages: log them before publishing.
@@ -502,7 +530,8 @@ export class Environment {
   /** A commit failed during I/O: keep the old version, refuse writes from now on. */
   fail(txn: WriteTxn, cause: unknown): void {
     this.failed = new DatabaseFailedError(`a commit failed (${(cause as Error)?.message ?? cause}); reopen the database to write again`, cause);
-    this.metas[txn.slot] = undefined;
+    // metas stay: the slot's published version is unchanged, and metaOf() re-reads a slot only
+    // when the lock table says another version was published there.
     txn.state = 'aborted';
     const free = this.freeSpace.free;
     for (const p of txn.fromFree) free.add(p);
@@ -560,7 +589,11 @@ function prepareStorage(storage: Storage, opts: EnvOptions, name: string): Meta 
     storage.write(initialImage(opts), 0);
     storage.sync();
   }
-  return readCurrentVersion(storage, opts, name);
+  const meta = readCurrentVersion(storage, opts, name);
+  // After a crash of the process the newest root slot may still be only in the OS cache: make
+  // what we are about to build on durable. (Not enough after a failed fsync: see the hold.)
+  storage.sync();
+  return meta;
 }
 
 /** Removes the lock file of `path` if it names this process (the last thread closed it). */

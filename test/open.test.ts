@@ -503,13 +503,9 @@ function runChild(file: string, hold = false): Promise<string> {
 
 describe('a second process', () => {
   beforeAll(() => {
-    const r = spawnSync('npm', ['run', 'build'], { cwd: packageRoot, encoding: 'utf8', timeout: 55_000 });
-    if (r.status !== 0) {
-      // tsc still emits when other files being edited have type errors; only a missing build is fatal
-      console.warn(`npm run build exited with ${r.status}:\n${r.stdout}\n${r.stderr}`);
-    }
-    if (!fs.existsSync(distIndex)) throw new Error(`no build at ${distIndex}:\n${r.stdout}\n${r.stderr}`);
-  }, 60_000);
+    // dist/ is built once by test/global-setup.ts
+    if (!fs.existsSync(distIndex)) throw new Error(`no build at ${distIndex}`);
+  });
 
   it('cannot open a file this process has open (ROTA_LOCKED), and can once it is closed', async () => {
     const file = tempPath();

@@ -235,7 +235,10 @@ function splitNode(w: PageWriter, tree: TreeInfo, p: Uint8Array, i: number, cell
   const right = w.allocPage();
   if (type === PageType.Leaf) tree.leafPages++;
   else tree.branchPages++;
-  const k = append && fits(list, type, list.length - 1, w.pageSize) ? list.length - 1 : chooseSplit(list, type, w.pageSize);
+  // Appending: keep the left page full. A leaf gives the right page just the new cell; a branch
+  // gives it two children when they fit (cell k becomes the right page's first child).
+  const appendAt = type === PageType.Leaf ? list.length - 1 : list.length - 2;
+  const k = append && fits(list, type, appendAt, w.pageSize) ? appendAt : chooseSplit(list, type, w.pageSize);
   pendingSplit = { sep: layoutPair(list, type, k, p, w.get(right)), right };
 }
 

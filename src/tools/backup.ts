@@ -8,7 +8,10 @@
  *  - a page that is free in V may be reused and rewritten by a writer underneath the copy. That
  *    is harmless: V's space map lists it as free, so the copy never reads it as data.
  * Then the root slots are written: V's slot (V.txnId mod nRoots) encoded afresh, every other slot
- * zeroed, so V is the only version the copy has. The copy is written under a temporary name,
+ * zeroed, so V is the only version the copy has. Pages are read from storage, not through the
+ * read transaction, so the pin is validated once the copy is done: a writer with maxReaderAgeMs
+ * expires a reader before it reuses any page the reader can reach, so an unexpired pin at the end
+ * proves the copy intact (an expired one fails the backup with ROTA_READER_EXPIRED). The copy is written under a temporary name,
  * synced, and moved to its final name atomically; an existing destination is never overwritten.
  */
 import * as fs from 'node:fs';
@@ -75,6 +78,10 @@ export async function backup(db: RootDatabase, destPath: string, options: Backup
       onProgress?.(p - nRoots, total);
       if (p < highWater) await yieldTurn();
     }
+    // With maxReaderAgeMs a waiting writer may expire our pin, and only then reuse pages of V.
+    // Ending the read validates it: if it was not expired, every page copied above was intact.
+    // (Pages were read from storage, not through the transaction, so no read has checked it yet.)
+    r.end(true);
     // Root slots last: V in its own slot, the others empty (they would point at versions the copy does not hold).
     const slot = meta.txnId % nRoots;
     const slots = Buffer.alloc(nRoots * pageSize);
@@ -92,7 +99,7 @@ export async function backup(db: RootDatabase, destPath: string, options: Backup
     removeQuietly(tmp);
     throw wrapIo(e);
   } finally {
-    r.end();
+    r.end(false); // no-op when already ended; after a failure, whether it expired does not matter
   }
 }
 

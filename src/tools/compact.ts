@@ -245,6 +245,6 @@ export async function compact(db: RootDatabase, destPath: string, options: Compa
     removeQuietly(tmp);
     throw wrapIo(e);
   } finally {
-    r.end();
+    r.end(false); // every page was validated as it was read (a registered reader checks expiry per page)
   }
 }

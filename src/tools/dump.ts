@@ -124,7 +124,7 @@ export async function dump(db: RootDatabase, out: Writable | NodeJS.WritableStre
     return { txnId: r.txnId, entries: done, databases: dbs.length };
   } finally {
     sink?.detach();
-    r.end();
+    r.end(false); // every page was validated as it was read (a registered reader checks expiry per page)
   }
 }
 

@@ -26,6 +26,7 @@ const SEQ = 1; // low 32 bits of the published (current) transaction id
 const SLOT = 2; // slot of the published version
 const OPENERS = 3; // threads that have the file open; the last one out removes the lock file
 const LOG_HEAD = 4; // entries ever appended to the reuse log (wraps at 2^32)
+const HOLD = 5; // 1 while pages freed by the version found at open must not be reused (see env.ts)
 const HEADER_WORDS = 8;
 // per slot
 const SLOT_WORDS = 6;
@@ -44,6 +45,7 @@ const R_TXN_HI = 4;
 const R_SEQ = 5; // pin sequence of a thread entry: changes with every short read
 const R_START = 6; // float64 (words 6-7): ms since epoch when the reader began
 const R_KIND = 8;
+const R_ASYNC_WAIT = 9; // thread entries: 1 while the thread has an async writer waiting for the mutex
 
 export const IDLE = 0;
 export const ACTIVE = 1;
@@ -106,6 +108,16 @@ export class LockTable {
   /** Returns how many threads still have the file open. */
   removeOpener(): number {
     return Atomics.sub(this.i32, OPENERS, 1) - 1;
+  }
+
+  // ---- durability hold (docs/design.md, "Opening after a crash")
+
+  setHold(on: boolean): void {
+    Atomics.store(this.i32, HOLD, on ? 1 : 0);
+  }
+
+  holding(): boolean {
+    return Atomics.load(this.i32, HOLD) !== 0;
   }
 
   // ---- published version
@@ -207,6 +219,21 @@ export class LockTable {
     return WRITER;
   }
 
+  /** Flags (on this thread's entry `r`) that an async writer of this thread waits for the mutex. */
+  setAsyncWaiting(r: number, on: boolean): void {
+    Atomics.store(this.i32, this.readersBase + r * READER_WORDS + R_ASYNC_WAIT, on ? 1 : 0);
+  }
+
+  /** Whether a thread other than this one has an async writer waiting for the mutex. */
+  otherAsyncWaiting(): boolean {
+    const i = this.i32;
+    for (let r = 0; r < MAX_THREADS; r++) {
+      const e = this.readersBase + r * READER_WORDS;
+      if (Atomics.load(i, e + R_ASYNC_WAIT) !== 0 && Atomics.load(i, e + R_OWNER) !== this.tid + 1) return true;
+    }
+    return false;
+  }
+
   holdSlot(slot: number): void {
     Atomics.store(this.i32, HEADER_WORDS + slot * SLOT_WORDS + S_EXCL, 1);
   }
@@ -245,6 +272,7 @@ export class LockTable {
         Atomics.store(i, e + R_STATE, IDLE);
         Atomics.store(i, e + R_KIND, kind);
         Atomics.store(i, e + R_SEQ, 0);
+        Atomics.store(i, e + R_ASYNC_WAIT, 0);
         this.f64[(e + R_START) >>> 1] = now;
         return r;
       }
@@ -334,15 +362,18 @@ export class LockTable {
     return out;
   }
 
-  /** Releases every entry owned by thread `tid` (its thread is gone or closing). */
-  releaseThread(tid: number): void {
+  /** Releases every entry owned by thread `tid` (its thread is gone or closing); returns whether it had joined (owned a thread entry). */
+  releaseThread(tid: number): boolean {
     const i = this.i32;
+    let joined = false;
     for (let r = 0; r < this.entries; r++) {
       const e = this.readersBase + r * READER_WORDS;
       if (Atomics.load(i, e + R_OWNER) !== tid + 1) continue;
+      if (Atomics.load(i, e + R_KIND) === KIND_THREAD) joined = true;
       this.release(r);
       this.unclaim(r);
     }
+    return joined;
   }
 
   // ---- reuse log: page numbers whose contents a commit replaced, for other threads' caches

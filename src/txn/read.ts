@@ -79,10 +79,11 @@ export class ReadTxn implements PageReader {
   }
 
   /**
-   * Releases the pin. With `validate` (the default), throws ReaderExpiredError when a writer had
-   * expired this reader: whatever a short read computed must then be discarded.
+   * Releases the pin. With `validate` (the default for short reads), throws ReaderExpiredError
+   * when a writer had expired this reader: whatever the short read computed must be discarded.
+   * A registered reader checked every page it read, so its end() does not throw.
    */
-  end(validate = true): void {
+  end(validate = !this.registered): void {
     if (!this.active) return;
     this.active = false;
     const ok = this.env.releaseRead(this, this.slot, this.entry, this.registered);

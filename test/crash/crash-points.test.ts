@@ -290,26 +290,10 @@ describe('process crash, restart on the OS cache, then a power cut', () => {
     });
   }
   for (const nRoots of [1, 2, 4]) {
-    // BUG: a version that only the OS cache holds is trusted, and the previous version's pages are
-    // reused before anything made it durable, so a power cut can leave NO intact version.
-    // Counterexample (SMALL workload, any nRoots; e.g. nRoots 2): the process is killed during the
-    // first commit after preload, at its second fsync (op 13 of 48; its root slot write for txn 2
-    // is in the OS cache, not on disk). A restarted process opens the file, sees version 2 (the
-    // OS cache) and commits txn 3, whose pages reuse pages that txn 2 freed, i.e. pages of
-    // version 1, the last version that is durable. The power fails during txn 3 before its first
-    // fsync ('reorder-prefix' or 'random-subset': some of txn 3's page writes reached the disk,
-    // txn 2's root slot did not). Expected after reboot: version 1, 2 or 3 exactly. Actual: the
-    // disk's newest valid slot is version 1, whose tree now points at txn 3's pages: contents
-    // "(22 keys) match no allowed version" (k000..k007 missing: silently wrong data, the pages'
-    // checksums are valid), or with nRoots 1 "ROTA_CORRUPT page 17: page number out of range [1, 6)".
-    // Cause: open (Environment constructor, src/env.ts:99-100 readCurrentVersion, and
-    // replaySpaceMap at src/env.ts:115) takes the newest valid slot as durable without an fsync,
-    // and the epoch rule lets the next writer reuse at once the pages the newest version freed
-    // (the previous version's pages). Confirmed: calling storage.sync() right after
-    // readCurrentVersion() in a scratch copy of src makes this test pass for nRoots 1, 2 and 4.
-    // Suggested fix: fdatasync once at open (before the first commit may reuse pages), or do not
-    // reuse pages freed by the newest version until a sync has happened in this process.
-    it.fails(`the dead process had written its root slot (unsynced), nRoots ${nRoots}`, { timeout: 60_000 }, async () => {
+    // Regression: a version that only the OS cache held was trusted and the previous version's
+    // pages reused before anything made it durable, so a power cut could leave no intact version.
+    // Fixed by an fsync at open and by holding the pages the opened version freed (src/env.ts).
+    it(`the dead process had written its root slot (unsynced), nRoots ${nRoots}`, { timeout: 60_000 }, async () => {
       const ran = await restartThenPowerCut(SMALL, nRoots, 'slot written');
       expect(ran).toBeGreaterThan(3);
     });

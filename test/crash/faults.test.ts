@@ -163,12 +163,6 @@ function expectReadsOld(s: Setup, model: Model, what: string): void {
   expectCheckClean(db, `${what}: check() of the failed database`);
 }
 
-/**
- * With nRoots 1, after the second fsync of a commit failed, reads of the failed database are
- * broken (see the BUG in 'reads after a failed commit with nRoots 1'); the main tests skip those
- * reads and that `it.fails` test keeps the bug in view.
- */
-const readsWork = (nRoots: number, secondSyncFailed: boolean) => !(nRoots === 1 && secondSyncFailed);
 
 /**
  * The images a reboot may find after a failed commit: the durable image, random subsets of the
@@ -232,7 +226,7 @@ describe('failed fsync', () => {
           stats.cases++;
           stats.failedCommits++;
           await expectWritesRefused(s, what);
-          if (readsWork(nRoots, n % 2 === 1)) expectReadsOld(s, before, what);
+          expectReadsOld(s, before, what);
           // the first fsync failing means the root slot was never written: only the old version
           verifyAfterFailure(s, nRoots, before, next, n % 2 === 1, what);
         });
@@ -265,7 +259,7 @@ describe('failed write', () => {
         stats.cases++;
         stats.failedCommits++;
         await expectWritesRefused(s, what);
-        if (readsWork(nRoots, false)) expectReadsOld(s, before, what);
+        expectReadsOld(s, before, what);
         // the failed write changed nothing and the root slot was never written (or its write failed)
         verifyAfterFailure(s, nRoots, before, next, false, what);
       }
@@ -305,7 +299,7 @@ describe('disk full', () => {
         stats.failedCommits++;
         expect(s.faulty.size(), `${what}: the file grew beyond the limit`).toBeLessThanOrEqual(size + headroom);
         await expectWritesRefused(s, what);
-        if (readsWork(nRoots, false)) expectReadsOld(s, before, what);
+        expectReadsOld(s, before, what);
         const opts = optsFor(nRoots);
         // a reboot with the disk still full
         verifyImage(s.faulty.afterCrash('lose-unsynced'), opts, [before], `${what}, lose-unsynced`);
@@ -376,19 +370,10 @@ describe('failed fsync, reopen in-process, then a power cut', () => {
   }
 
   for (const nRoots of [1, 2, 4]) {
-    // BUG: same cause as "process crash, restart on the OS cache, then a power cut" in
-    // crash-points.test.ts, reached here without any crash: the failed fsync dropped the root-slot
-    // write of txn T+1 for good, but the OS cache still shows it, so the database reopened
-    // in-process (what ROTA_FAILED asks for) takes T+1 as current and lets the next commit reuse
-    // the pages T+1 freed, the pages of version T, the only version on disk. A power cut during
-    // that commit, before its first fsync, leaves a disk whose newest valid slot (T) points at
-    // pages of the new commit. Expected: version T, T+1 or the new one exactly. Actual (seed 1 for
-    // every nRoots, power cut at op 2 of the 10 ops of the reopened commit, 'random-subset'): the
-    // image cannot even be opened: ROTA_CORRUPT "page 3: expected a space-map page" (nRoots 1;
-    // page 4 with nRoots 2, page 6 with nRoots 4): version T's space-map page was overwritten.
-    // An fsync at open does not fix this case (the lost write stays lost); not reusing the pages
-    // freed by the newest version until a commit of this process is durable would.
-    it.fails(`nRoots ${nRoots}: every crash image holds one version exactly`, { timeout: 30_000 }, async () => {
+    // Regression: after a failed fsync dropped a root-slot write that the OS cache still showed,
+    // a reopen in-process trusted it and reused the only durable version's pages. Fixed by holding
+    // the pages the opened version freed until a commit of this process is durable (src/env.ts).
+    it(`nRoots ${nRoots}: every crash image holds one version exactly`, { timeout: 30_000 }, async () => {
       const seed = await droppingSeed(nRoots);
       const { commitOps } = await scenario(nRoots, seed, 0);
       for (let cut = 1; cut <= commitOps; cut++) {
@@ -403,30 +388,15 @@ describe('failed fsync, reopen in-process, then a power cut', () => {
 });
 
 describe('reads after a failed commit with nRoots 1', () => {
-  // BUG: with nRoots 1, once a commit has failed after writing its root slot (its second fsync
-  // failed: failSyncAfter(1), failSyncAfter(3), ...), reads of the still-open database no longer
-  // return the committed data, although the commit threw ROTA_FAILED and the README promises
-  // "the previous version stays current, reads go on".
-  // Cause: Environment.fail() clears `metas[txn.slot]` (src/env.ts:326 at HEAD); with nRoots 1 the
-  // failed transaction's slot (T+1) mod 1 = 0 is also the slot of the current version.
-  //  - At HEAD (2462bf5) every later read throws "TypeError: Cannot read properties of undefined
-  //    (reading 'pageSize')": beginRead() (src/env.ts:134) passes metas[0]! = undefined to new
-  //    ReadTxn (src/txn/read.ts:24). This hits every failure in steps 3-6 (failed write, either
-  //    fsync, ENOSPC), not only the second fsync.
-  //  - In the working tree (with the thread-sharing changes to env.ts), metaOf(0) re-reads slot 0
-  //    from storage, which now holds the failed version T+1 (its write succeeded, only the fsync
-  //    failed): env.current becomes T+1 though it was never published, and get() throws
-  //    ROTA_CORRUPT "page 3607101445: page number out of range [1, 45)" (failSyncAfter(1) on the
-  //    first commit after setup(1, 5000)) instead of returning the old value.
-  // Suggested fix: fail() must not forget the current version's meta; clear metas[txn.slot] only
-  // when txn.slot !== current slot, or keep the old meta pinned as current.
-  // If the set-up stops producing a failed database, the body returns early on purpose: the
-  // it.fails test then "unexpectedly passes" and reports it, instead of passing for a wrong reason.
-  it.fails('failed second fsync: reads of committed data still return the old version', async () => {
+  // Regression: fail() forgot the current version's meta, which with nRoots 1 lives in the
+  // failed transaction's slot; reads then broke or saw the unpublished version.
+  it('failed second fsync: reads of committed data still return the old version', async () => {
     const s = setup(1, 5000);
     s.faulty.failSyncAfter(1);
     const f = await commitUntilFailure(s, 0);
-    if (f === null || f.j !== 0 || !(f.error instanceof DatabaseFailedError)) return;
+    expect(f?.j).toBe(0);
+    expect(f?.error).toBeInstanceOf(DatabaseFailedError);
+    if (!f) return;
     expectReadsOld(s, f.before, 'nRoots 1, failed second fsync');
   });
 });

@@ -16,7 +16,7 @@
  * KILLS sets the number of kills (default 100); SEED replays the same choices (the timing of the
  * kills still varies from run to run).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -62,29 +62,12 @@ function rng(seed: number): () => number {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : fs.statSync(p).mtimeMs);
-  }
-  return newest;
-}
 
 let rota: Rota;
 let writer: WriterModule;
 
 beforeAll(async () => {
-  const missing = !fs.existsSync(distEntry);
-  if (missing || fs.statSync(distEntry).mtimeMs < newestMtime(path.join(root, 'src'))) {
-    try {
-      execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe' });
-    } catch (e) {
-      // A stale build is still a build; a missing one is not.
-      if (missing || !fs.existsSync(distEntry)) throw e;
-      console.warn(`kill test: npm run build failed, testing the existing (older) dist/:\n${String((e as { stdout?: unknown }).stdout ?? e)}`);
-    }
-  }
+  // dist/ is built once by test/global-setup.ts
   rota = (await import(pathToFileURL(distEntry).href)) as Rota;
   writer = (await import(pathToFileURL(writerPath).href)) as WriterModule;
 }, 120_000);

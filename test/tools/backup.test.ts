@@ -71,6 +71,9 @@ describe('backup', () => {
         });
         versions.set(db.env.current.txnId, new Map(model));
         commits++;
+        // An uncontended async commit resolves through microtasks alone: yield a turn, or this
+        // loop would starve every setImmediate (the backup's chunks included).
+        await new Promise((r) => setImmediate(r));
       }
     })();
     // let the writer run a little before the backup starts
@@ -138,6 +141,26 @@ describe('backup', () => {
     expectClean(copy);
     expect(copy.get('late')).toBeUndefined();
     expect(copy.getRange().asArray.length).toBe(2000);
+  });
+
+  it('fails with ROTA_READER_EXPIRED, leaving no file, when a writer expires its pin (maxReaderAgeMs)', async () => {
+    const db = openFile(tempPath(), { maxReaderAgeMs: 30 });
+    db.transactionSync(() => { for (let i = 0; i < 3000; i++) db.putSync(i, 'v'.repeat(100)); });
+    let stop = false;
+    const writer = (async () => {
+      for (let i = 0; !stop; i++) {
+        await db.put(i % 3000, `w${i}`);
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    const dir = tempDir();
+    const slow = (): void => { const until = Date.now() + 3; while (Date.now() < until); };
+    const code = await codeOf(() => backup(db, path.join(dir, 'b.rdb'), { chunkPages: 1, onProgress: slow }));
+    stop = true;
+    await writer;
+    expect(code).toBe('ROTA_READER_EXPIRED');
+    expect(fs.readdirSync(dir)).toEqual([]);
+    expectClean(db);
   });
 
   it('copies a database that has only its initial version', async () => {

@@ -191,6 +191,7 @@ describe('compact', () => {
           names.putSync(`late-${i}`, { i });
         });
         commits++;
+        await new Promise((r) => setImmediate(r)); // an uncontended commit never leaves the microtask queue
       }
     })();
     const reading = src.beginRead();
