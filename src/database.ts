@@ -22,6 +22,10 @@ import { RangeIterable } from './range.js';
 import { checkEnvironment, type CheckReport } from './check.js';
 import { databaseStats, type Stats } from './stats.js';
 import type { ReaderInfo } from './txn/locks.js';
+import { compact, type CompactOptions, type CompactResult } from './tools/compact.js';
+import { backup, type BackupOptions, type BackupResult } from './tools/backup.js';
+import { dump, load, type DumpReader, type DumpOptions, type DumpResult, type LoadOptions, type LoadResult } from './tools/dump.js';
+import type { Readable, Writable } from 'node:stream';
 import {
   InvalidKeyError, InvalidOptionError, KeyTooLargeError, TransactionEndedError,
   ValueTooLargeError, WouldDeadlockError,
@@ -454,6 +458,26 @@ export class RootDatabase<V = any> extends Database<V> {
     const db = new Database<W>(this.env, this.queue, name, options);
     this.dbs.set(name, db);
     return db;
+  }
+
+  /** Writes a new file with only the live data of one snapshot, pages full and in key order. */
+  compact(dest: string, options?: CompactOptions): Promise<CompactResult> {
+    return compact(this, dest, options);
+  }
+
+  /** Copies one consistent snapshot, page for page, while writers go on. */
+  backup(dest: string, options?: BackupOptions): Promise<BackupResult> {
+    return backup(this, dest, options);
+  }
+
+  /** Writes every entry of one snapshot as line-delimited JSON (docs/cli.md). */
+  dump(out: Writable | NodeJS.WritableStream, options?: DumpOptions): Promise<DumpResult> {
+    return dump(this, out, options);
+  }
+
+  /** Reads a dump into this database, in bounded transactions. */
+  load(input: DumpReader | Readable | NodeJS.ReadableStream | AsyncIterable<string | Buffer>, options?: LoadOptions): Promise<LoadResult> {
+    return load(this, input, options);
   }
 
   /** Waits for queued writes, then closes the file. Open transactions end; later calls throw. */

@@ -18,6 +18,7 @@ import {
 } from './pages/layout.js';
 import { u32 } from './pages/bytes.js';
 import { FreeSpace, replaySpaceMap } from './pages/spacemap.js';
+import { FreeSet } from './pages/freeset.js';
 import { emptyTree } from './btree/store.js';
 import { KIND_THREAD, KIND_TXN, LockTable, MAX_THREADS, type ReaderInfo } from './txn/locks.js';
 import { ReadTxn } from './txn/read.js';
@@ -183,11 +184,19 @@ export class Environment {
       throw new RotaError('ROTA_TOO_MANY_THREADS', `at most ${MAX_THREADS} threads can have one database open at once`);
     }
     this.shortEntry = shortEntry;
-    // Pages the newest version freed come back pending: they hold the version before it, which
-    // is the last one known durable until this process makes a commit of its own durable.
-    const sm = replaySpaceMap((p) => this.pager.read(p), meta.spaceMapHead, meta.spaceMapPages, meta.txnId);
-    this.freeSpace = new FreeSpace(sm.free, sm.pending);
-    this.freeSpaceTxn = meta.txnId;
+    if (joined) {
+      // Another thread may be committing right now, and nothing pins `meta`: its space-map pages
+      // may be reused under us. The first write of this thread loads the free state under the
+      // writer lock instead (startWrite).
+      this.freeSpace = new FreeSpace(new FreeSet());
+      this.freeSpaceTxn = -1;
+    } else {
+      // Pages the newest version freed come back pending: they hold the version before it, which
+      // is the last one known durable until this process makes a commit of its own durable.
+      const sm = replaySpaceMap((p) => this.pager.read(p), meta.spaceMapHead, meta.spaceMapPages, meta.txnId);
+      this.freeSpace = new FreeSpace(sm.free, sm.pending);
+      this.freeSpaceTxn = meta.txnId;
+    }
     if (path) openPaths.add(path);
     // A worker that ends normally releases its pins; one that is terminated runs no handlers
     // (see releaseThread and maxReaderAgeMs).
@@ -468,6 +477,7 @@ export class Environment {
     }
   }
 
+  /** Begins the write transaction once the mutex and `slot` are held; releases both if it fails. */
   private startWrite(slot: number, waited: number): WriteTxn {
     this.locks.setWaiting(slot, false);
     if (waited > 0) this.locks.addWaited(slot, waited);
@@ -475,7 +485,13 @@ export class Environment {
     this.catchUp();
     if (this.freeSpaceTxn !== base.txnId) {
       // Another thread committed since this thread last wrote: its free state is on disk.
-      this.freeSpace = loadFreeSpace(this, base);
+      try {
+        this.freeSpace = loadFreeSpace(this, base);
+      } catch (e) {
+        this.locks.releaseSlot(slot);
+        this.locks.unlockWriter();
+        throw e;
+      }
       this.freeSpaceTxn = base.txnId;
     }
     // Epoch rule: pages freed by transaction F are reusable once every pinned version is >= F.
@@ -533,9 +549,15 @@ export class Environment {
     // metas stay: the slot's published version is unchanged, and metaOf() re-reads a slot only
     // when the lock table says another version was published there.
     txn.state = 'aborted';
+    this.restoreFree(txn);
+    this.endWrite(txn);
+  }
+
+  /** Gives back to the free set what an aborted or failed transaction took from it. */
+  restoreFree(txn: WriteTxn): void {
     const free = this.freeSpace.free;
     for (const p of txn.fromFree) free.add(p);
-    this.endWrite(txn);
+    for (const p of txn.trimmed) if (!free.has(p)) free.add(p);
   }
 
   /** The next page of a space-map chain (for the writer condensing it). */

@@ -11,3 +11,6 @@ export { MemoryStorage } from './storage/memory.js';
 export { RangeIterable } from './range.js';
 export * from './errors.js';
 export { maxKeySize } from './pages/layout.js';
+export type { CompactOptions, CompactResult } from './tools/compact.js';
+export type { BackupOptions, BackupResult } from './tools/backup.js';
+export type { DumpOptions, DumpResult, LoadOptions, LoadResult } from './tools/dump.js';

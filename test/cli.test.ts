@@ -1,6 +1,6 @@
 /**
- * The rotadb command-line tool, run for real: `node bin/rotadb.mjs ...` in a child process after
- * `npm run build`. Every subcommand, --help, a missing file, a non-database file, a file another
+ * The rotadb command-line tool, run for real: `node bin/rotadb.mjs ...` in a child process, on
+ * dist/ as `npm run build` makes it. Every subcommand, --help, a missing file, a non-database file, a file another
  * process holds (ROTA_LOCKED, exit 2), and check on a deliberately damaged leaf page.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -50,8 +50,24 @@ async function sample(dir: string, name = 'db.rdb'): Promise<string> {
 
 const commands = ['stat', 'check', 'dump', 'load', 'compact', 'backup', 'readers'];
 
+/** Newest modification time of the files under `dir`. */
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : fs.statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+// The tool runs dist/. test/global-setup.ts builds it once before all test files; build here only
+// when it is missing or older than src/ (a run without that setup), since rebuilding dist/ while
+// other test files load it (worker threads, child processes) would race with them.
 beforeAll(() => {
-  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe' });
+  const built = path.join(root, 'dist', 'cli.js');
+  if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < newest(path.join(root, 'src'))) {
+    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe' });
+  }
 }, 120_000);
 
 describe('rotadb --help', () => {

@@ -18,6 +18,12 @@ export class Pager {
   readonly cache: PageCache;
   pagesRead = 0;
   pagesWritten = 0;
+  /**
+   * Test mode (ROTADB_VERIFY_CACHE=1): every cache hit is compared with the page on disk. Sound
+   * because a page any reader or the writer may reach never changes on disk; a difference means
+   * a stale cache entry, which is what cross-thread invalidation exists to prevent.
+   */
+  private readonly verifyHits = process.env.ROTADB_VERIFY_CACHE === '1';
   private gather: Buffer | undefined;
   private slab: Buffer | undefined;
   private slabUsed = SLAB_PAGES;
@@ -29,7 +35,12 @@ export class Pager {
   /** A committed branch, leaf or space-map page, from the cache or verified from storage. */
   read(pgno: number): Uint8Array {
     const hit = this.cache.get(pgno);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      if (this.verifyHits && Buffer.compare(this.load(pgno, this.pageSize), hit) !== 0) {
+        throw new CorruptionError('stale page cache entry: the cached copy differs from the page on disk', pgno);
+      }
+      return hit;
+    }
     const p = this.load(pgno, this.pageSize);
     this.cache.put(pgno, p);
     return p;

@@ -5,8 +5,9 @@
  * from the source storage in chunks, as they are on disk:
  *  - a page reachable from V cannot change while V is pinned (copy-on-write, and the epoch rule
  *    keeps every page freed after V from being reused);
- *  - a page that is free in V may be reused and rewritten by a writer underneath the copy. That
- *    is harmless: V's space map lists it as free, so the copy never reads it as data.
+ *  - a page that is free in V may be reused and rewritten by a writer underneath the copy, or
+ *    cut off when a writer trims the file's free tail (the copy then holds zeros there). That is
+ *    harmless: V's space map lists it as free, so the copy never reads it as data.
  * Then the root slots are written: V's slot (V.txnId mod nRoots) encoded afresh, every other slot
  * zeroed, so V is the only version the copy has. Pages are read from storage, not through the
  * read transaction, so the pin is validated once the copy is done: a writer with maxReaderAgeMs
@@ -18,7 +19,7 @@ import * as fs from 'node:fs';
 import * as pathMod from 'node:path';
 import type { RootDatabase } from '../database.js';
 import { encodeMeta } from '../pages/meta.js';
-import { CorruptionError, RotaError } from '../errors.js';
+import { RotaError } from '../errors.js';
 import {
   publishFile, refuseExisting, removeQuietly, temporaryName, wrapIo, yieldTurn, type ProgressCallback,
 } from './compact.js';
@@ -70,9 +71,9 @@ export async function backup(db: RootDatabase, destPath: string, options: Backup
       const n = Math.min(chunkPages, highWater - p);
       const chunk = buf.subarray(0, n * pageSize);
       const got = env.storage.read(chunk, p * pageSize);
-      if (got !== chunk.length) {
-        throw new CorruptionError(`short read while copying: version ${meta.txnId} needs ${highWater} pages, the file ends within page ${p + Math.floor(got / pageSize)}`, p);
-      }
+      // A writer may have trimmed the file below V's high-water mark meanwhile: it only gives
+      // back pages no pinned version can reach, so what is missing was free in V. Zeros stand in.
+      if (got < chunk.length) chunk.fill(0, got);
       writeAll(fd, chunk, p * pageSize);
       p += n;
       onProgress?.(p - nRoots, total);

@@ -46,9 +46,11 @@ export function commit(txn: WriteTxn): void {
   try {
     // 3. Write every dirty page, ascending, neighbours coalesced, each stamped and checksummed.
     env.pager.writePages(txn.dirty, txn.txnId);
-    //    The file must reach the high-water mark even where its last pages are free and unwritten.
-    const end = txn.highWater * txn.pageSize;
-    if (env.storage.size() < end) env.storage.truncate(end);
+    //    Size the file: up to the high-water mark (its last pages may be free and unwritten), and
+    //    down to it when the previous commit gave the tail back; never below the previous version's
+    //    mark, which must stay openable until this commit is durable.
+    const end = Math.max(txn.highWater, txn.base.highWater) * txn.pageSize;
+    if (env.storage.size() !== end) env.storage.truncate(end);
     // 4. Make them durable before any root can point at them.
     if (!env.options.noSync) env.storage.sync();
     // 5. Write the root slot T mod nRoots (it held version T - nRoots, which nobody pins).
@@ -63,25 +65,44 @@ export function commit(txn: WriteTxn): void {
   for (const [pgno, page] of txn.dirty) {
     if (page.length === txn.pageSize) env.pager.cache.put(pgno, page);
   }
+  // Trimmed pages leave the file; when it grows back over them they get new contents, and this
+  // thread (which skips its own entries in the reuse log) must not still hold the old ones.
+  for (const p of txn.trimmed) env.pager.cache.delete(p);
   const fs = env.freeSpace;
   for (const p of txn.localFree) fs.free.add(p);
   const pending = txn.freed.concat(spaceMap.oldChain);
   if (pending.length > 0) fs.pending.push({ txn: txn.txnId, pages: pending });
   txn.state = 'committed';
-  // Page numbers this commit took from the free set now hold new contents; other threads may
-  // have cached the old ones.
-  env.publish(txn, meta, txn.fromFree.filter((p) => txn.own.has(p)));
+  // Page numbers this commit took from the free set now hold new contents, and trimmed ones may
+  // come back with new contents later; other threads may have cached the old ones.
+  env.publish(txn, meta, txn.fromFree.filter((p) => txn.own.has(p)).concat(txn.trimmed));
 }
 
 /**
- * Pages this transaction took from the end of the file and freed again were never written: give
- * them back by lowering the high-water mark instead of listing them as free.
+ * Gives the free tail of the file back: the high-water mark drops below every free page at the
+ * top (the next commit truncates the file, once this one is durable). Free pages there are the reusable ones
+ * (pending pages may still be read, so the tail stops at them) and this transaction's own freed
+ * pages. Pages the previous version listed as free get an ALLOC record (`trimmed`) so that the
+ * space map no longer lists them; pages this transaction took past the old mark were never
+ * written and need none.
  */
 function trimHighWater(txn: WriteTxn): void {
-  if (txn.localFree.length === 0) return;
+  const free = txn.env.freeSpace.free;
   const local = new Set(txn.localFree);
   let hw = txn.highWater;
-  while (hw > txn.base.highWater && local.has(hw - 1)) local.delete(--hw);
+  for (;;) {
+    const p = hw - 1;
+    if (p < txn.base.nRoots) break;
+    if (local.delete(p)) {
+      if (p < txn.base.highWater) txn.trimmed.push(p);
+    } else if (free.has(p)) {
+      free.delete(p);
+      txn.trimmed.push(p);
+    } else {
+      break;
+    }
+    hw = p;
+  }
   if (hw === txn.highWater) return;
   txn.highWater = hw;
   txn.localFree.length = 0;
@@ -131,7 +152,7 @@ function chainPages(txn: WriteTxn): number[] {
 
 function deltaRecords(txn: WriteTxn): SpaceRecord[] {
   const fromFree = new Set(txn.fromFree);
-  const allocs = txn.fromFree.filter((p) => txn.own.has(p));
+  const allocs = txn.fromFree.filter((p) => txn.own.has(p)).concat(txn.trimmed);
   const freeNow = txn.localFree.filter((p) => !fromFree.has(p));
   const out: SpaceRecord[] = [];
   if (allocs.length) out.push({ kind: SM_ALLOC, txn: 0, runs: runsOf(allocs) });

@@ -29,6 +29,8 @@ export class WriteTxn implements PageWriter {
   readonly localFree: number[] = [];
   readonly fromFree: number[] = [];
   readonly freed: number[] = [];
+  /** Free pages at the top of the file that commit gave back by lowering the high-water mark. */
+  readonly trimmed: number[] = [];
   readonly main: TreeInfo;
   catalog: TreeInfo;
   /** Named databases this transaction opened, with their descriptor as it was at begin. */
@@ -165,8 +167,7 @@ export class WriteTxn implements PageWriter {
   abort(): void {
     if (this.state !== 'active') return;
     this.state = 'aborted';
-    const free = this.env.freeSpace.free;
-    for (const p of this.fromFree) free.add(p);
+    this.env.restoreFree(this);
     this.dirty.clear();
     this.env.endWrite(this);
   }

@@ -11,6 +11,10 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open, type RootDatabase } from '../../src/index.js';
 
+// Every cache hit in every thread is checked against the disk (see Pager.verifyHits): a stale
+// entry fails loudly instead of maybe returning old data. Workers inherit the environment.
+process.env.ROTADB_VERIFY_CACHE = '1';
+
 const script = fileURLToPath(new URL('./worker.mjs', import.meta.url));
 const dirs: string[] = [];
 const workers: Worker[] = [];
@@ -31,14 +35,19 @@ function spawn(db: RootDatabase, scenario: string, args: Record<string, unknown>
   const queue: unknown[] = [];
   const waiting: ((m: unknown) => void)[] = [];
   const failures: ((e: unknown) => void)[] = [];
+  let failed: unknown;
   w.on('message', (m) => (waiting.length ? waiting.shift()!(m) : queue.push(m)));
-  w.on('error', (e) => failures.forEach((f) => f(e)));
+  w.on('error', (e) => {
+    failed = e; // a worker that dies early fails the next next(), not a timeout
+    failures.splice(0).forEach((f) => f(e));
+  });
   const exited = new Promise<number>((r) => w.on('exit', r));
   return {
     w,
     exited,
     next: () => new Promise((resolve, reject) => {
       if (queue.length) return resolve(queue.shift());
+      if (failed !== undefined) return reject(failed);
       waiting.push(resolve);
       failures.push(reject);
     }),
@@ -73,7 +82,9 @@ describe('worker threads', () => {
     let mainSnapshots = 0;
     let mainWrong = 0;
     const until = Date.now() + 2500;
-    while (Date.now() < until) {
+    let dead: unknown;
+    for (const x of [...writers, ...readers]) x.w.once('error', (e) => (dead = e));
+    while (Date.now() < until && dead === undefined) {
       await db.transaction(() => {
         const a = mainSnapshots % accounts;
         const b = (a + 7) % accounts;

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { open, type RootDatabase } from '../../src/database.js';
 import { backup } from '../../src/tools/backup.js';
+import { replaySpaceMap } from '../../src/pages/spacemap.js';
 import { codeOf, expectClean, openFile, tempDir, tempPath, track } from '../helpers/db.js';
 
 type Contents = Map<string, string>;
@@ -161,6 +162,48 @@ describe('backup', () => {
     expect(code).toBe('ROTA_READER_EXPIRED');
     expect(fs.readdirSync(dir)).toEqual([]);
     expectClean(db);
+  });
+
+  it('writes zeros for pages free in its version that vanish under the copy (a writer trimming the file)', async () => {
+    const file = tempPath();
+    const first = openFile(file);
+    first.transactionSync(() => { for (let i = 0; i < 2000; i++) first.putSync(['keep', i], 'k'.repeat(100)); });
+    first.transactionSync(() => { for (let i = 500; i < 2000; i++) first.removeSync(['keep', i]); });
+    first.putSync('after', 1);
+    await first.close();
+    const db = track(open(file));
+    const env = db.env;
+    // the pages V's space map lists as free, as check() reads them
+    const { free } = replaySpaceMap((p) => env.pager.read(p), env.current.spaceMapHead, env.current.spaceMapPages);
+    expect(free.count).toBeGreaterThan(20);
+    // A trimming writer only cuts pages no pinned version reaches; reading them then hits the end
+    // of the file. Simulate exactly that: a read of a page free in V returns nothing.
+    const storage = env.storage;
+    const read = storage.read.bind(storage);
+    let vanished = 0;
+    storage.read = (buf: Uint8Array, position: number): number => {
+      const pgno = position / env.pageSize;
+      if (buf.length === env.pageSize && Number.isInteger(pgno) && free.has(pgno)) { vanished++; return 0; }
+      return read(buf, position);
+    };
+    const dest = path.join(tempDir(), 'cut.rdb');
+    let r;
+    try {
+      r = await backup(db, dest, { chunkPages: 1 });
+    } finally {
+      storage.read = read;
+    }
+    expect(vanished).toBe(free.count);
+    expect(fs.statSync(dest).size).toBe(r.pages * env.pageSize);
+    const copy = track(open(dest));
+    expectClean(copy);
+    expect(copy.getRange().asArray).toEqual(db.getRange().asArray);
+    expect(copy.getRange().asArray).toHaveLength(501);
+    const zeros = Buffer.alloc(env.pageSize);
+    const raw = fs.readFileSync(dest);
+    for (const [first, n] of free.runs()) {
+      for (let p = first; p < first + n; p++) expect(raw.subarray(p * env.pageSize, (p + 1) * env.pageSize).equals(zeros)).toBe(true);
+    }
   });
 
   it('copies a database that has only its initial version', async () => {
