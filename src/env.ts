@@ -20,7 +20,7 @@ import { u32 } from './pages/bytes.js';
 import { FreeSpace, replaySpaceMap } from './pages/spacemap.js';
 import { FreeSet } from './pages/freeset.js';
 import { emptyTree } from './btree/store.js';
-import { KIND_THREAD, KIND_TXN, LockTable, MAX_THREADS, type ReaderInfo } from './txn/locks.js';
+import { KIND_THREAD, KIND_TXN, LockTable, MAX_THREADS, fullTxn, type ReaderInfo } from './txn/locks.js';
 import { ReadTxn } from './txn/read.js';
 import { WriteTxn } from './txn/write.js';
 import {
@@ -494,27 +494,25 @@ export class Environment {
       }
       this.freeSpaceTxn = base.txnId;
     }
-    // Epoch rule: pages freed by transaction F are reusable once every pinned version is >= F.
-    // Until a commit of this process is durable, the version found at open may not be on disk
-    // yet (its root slot may live only in the OS cache, or its fsync may have failed before a
-    // reopen): the pages it freed belong to the version before it and stay untouched.
-    let oldest = this.oldestPinned(base.txnId);
-    if (this.locks.holding()) oldest = Math.min(oldest, this.openedVersion - 1);
-    this.freeSpace.promote(oldest);
+    // Epoch rule: a freed page is reusable once no pinned version can reach it. Until a commit
+    // of this process is durable, the version found at open may not be on disk yet (its root
+    // slot may live only in the OS cache, or its fsync may have failed before a reopen): the
+    // version before it counts as pinned, so the pages the opened version freed stay untouched.
+    const pinned = this.pinnedVersions(base.txnId);
+    if (this.locks.holding()) pinned.push(this.openedVersion - 1);
+    this.freeSpace.promote(pinned);
     const txn = new WriteTxn(this, base, waited);
     this.writeTxn = txn;
     return txn;
   }
 
-  /** The oldest version any reader (in any thread) pins, or `cur` when none is older. */
-  oldestPinned(cur: number): number {
-    let oldest = cur;
+  /** The versions readers (in any thread) pin now; `cur` resolves the 32-bit slot versions. */
+  pinnedVersions(cur: number): number[] {
+    const out: number[] = [];
     for (let s = 0; s < this.nRoots; s++) {
-      if (this.locks.readers(s) === 0) continue;
-      const v = cur - ((cur - this.locks.slotVersionLow(s)) >>> 0);
-      if (v < oldest) oldest = v;
+      if (this.locks.readers(s) > 0) out.push(fullTxn(cur, this.locks.slotVersionLow(s)));
     }
-    return oldest;
+    return out;
   }
 
   private checkWritable(): void {

@@ -21,9 +21,15 @@ export interface SpaceRecord {
   runs: Array<[number, number]>;
 }
 
+/**
+ * Pages freed by transaction `txn` (their death). `births[i]`, when known, is the transaction that
+ * wrote pages[i]: only versions in [birth, death) can reach it. 0 means unknown (after a reload),
+ * which is the conservative answer.
+ */
 export interface PendingGroup {
   txn: number;
   pages: number[];
+  births?: number[];
 }
 
 export class FreeSpace {
@@ -35,14 +41,40 @@ export class FreeSpace {
     return n;
   }
 
-  /** Pages freed by transactions <= `oldest` are unreachable for every reader: make them reusable. */
-  promote(oldest: number): void {
-    let i = 0;
-    while (i < this.pending.length && this.pending[i]!.txn <= oldest) {
-      for (const p of this.pending[i]!.pages) this.free.add(p);
-      i++;
+  /**
+   * The epoch rule: a pending page becomes reusable once no pinned version lies in its lifetime
+   * [birth, death). With `pinned` empty everything pending is reusable. A group whose death is at
+   * or below every pinned version goes whole; otherwise page by page, which frees the pages born
+   * after a long reader's version (it can never see them) instead of keeping a copy of every
+   * rewrite while it lives.
+   */
+  promote(pinned: number[]): void {
+    if (this.pending.length === 0) return;
+    const keep: PendingGroup[] = [];
+    for (const g of this.pending) {
+      const death = g.txn;
+      if (pinned.every((v) => v >= death)) {
+        for (const p of g.pages) this.free.add(p);
+        continue;
+      }
+      const births = g.births;
+      if (births === undefined) {
+        keep.push(g);
+        continue;
+      }
+      const pages: number[] = [];
+      const kept: number[] = [];
+      for (let i = 0; i < g.pages.length; i++) {
+        const birth = births[i]!;
+        if (pinned.every((v) => v < birth || v >= death)) this.free.add(g.pages[i]!);
+        else {
+          pages.push(g.pages[i]!);
+          kept.push(birth);
+        }
+      }
+      if (pages.length > 0) keep.push({ txn: death, pages, births: kept });
     }
-    if (i > 0) this.pending.splice(0, i);
+    this.pending = keep;
   }
 
   /** Every free page as FREE records: reusable ones under txn 0, pending ones under their txn. */

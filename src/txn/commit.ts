@@ -71,7 +71,8 @@ export function commit(txn: WriteTxn): void {
   const fs = env.freeSpace;
   for (const p of txn.localFree) fs.free.add(p);
   const pending = txn.freed.concat(spaceMap.oldChain);
-  if (pending.length > 0) fs.pending.push({ txn: txn.txnId, pages: pending });
+  const births = txn.freedBirth.concat(spaceMap.oldChain.map(() => 0));
+  if (pending.length > 0) fs.pending.push({ txn: txn.txnId, pages: pending, births });
   txn.state = 'committed';
   // Page numbers this commit took from the free set now hold new contents, and trimmed ones may
   // come back with new contents later; other threads may have cached the old ones.

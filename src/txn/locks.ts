@@ -59,6 +59,11 @@ const LOG_CAPACITY = 1 << 16;
 /** Threads that can have one file open at once (each has an entry for its short reads). */
 export const MAX_THREADS = 64;
 
+/** The transaction id whose low 32 bits are `low`, at or below `cur` (and within 2^32 of it). */
+export function fullTxn(cur: number, low: number): number {
+  return cur - ((cur - low) >>> 0);
+}
+
 export interface ReaderInfo {
   threadId: number;
   slot: number;

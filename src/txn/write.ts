@@ -13,10 +13,11 @@ import type { PageWriter, TreeInfo } from '../btree/store.js';
 import { overflowPageCount } from '../btree/store.js';
 import type { Meta } from '../pages/meta.js';
 import { readCatalog } from './read.js';
-import { MAX_PAGES, PAGE_HEADER, PAGE_TYPE, PAGE_UPPER, PageType } from '../pages/layout.js';
-import { setU32 } from '../pages/bytes.js';
+import { MAX_PAGES, PAGE_HEADER, PAGE_TXN, PAGE_TYPE, PAGE_UPPER, PageType } from '../pages/layout.js';
+import { setU32, u32 } from '../pages/bytes.js';
 import { CorruptionError, RotaError, TransactionEndedError } from '../errors.js';
 import type { Environment } from '../env.js';
+import { fullTxn } from './locks.js';
 import { commit } from './commit.js';
 
 export class WriteTxn implements PageWriter {
@@ -29,6 +30,8 @@ export class WriteTxn implements PageWriter {
   readonly localFree: number[] = [];
   readonly fromFree: number[] = [];
   readonly freed: number[] = [];
+  /** The transaction that wrote each page of `freed` (0: unknown), for the epoch rule. */
+  readonly freedBirth: number[] = [];
   /** Free pages at the top of the file that commit gave back by lowering the high-water mark. */
   readonly trimmed: number[] = [];
   readonly main: TreeInfo;
@@ -95,6 +98,8 @@ export class WriteTxn implements PageWriter {
       this.localFree.push(pgno);
     } else {
       this.freed.push(pgno);
+      // the header names the transaction that wrote the page (committed pages are never rewritten)
+      this.freedBirth.push(fullTxn(this.base.txnId, u32(this.get(pgno), PAGE_TXN)));
     }
   }
 
@@ -115,7 +120,10 @@ export class WriteTxn implements PageWriter {
     if (this.own.has(pgno)) this.dirty.delete(pgno);
     for (let i = 0; i < n; i++) {
       if (this.own.delete(pgno + i)) this.localFree.push(pgno + i);
-      else this.freed.push(pgno + i);
+      else {
+        this.freed.push(pgno + i);
+        this.freedBirth.push(0); // reading the run's header would verify the whole run: stay conservative
+      }
     }
   }
 

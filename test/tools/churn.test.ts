@@ -76,20 +76,17 @@ describe('churn steady state (5,000 keys, 50 rounds)', () => {
     expectClean(db);
   });
 
-  // BUG: with a reader that lives across 3 commits the file settles at about 2x its size after
-  // round 1 (1264 KiB -> 2508 KiB here), not 1.2x. Every round rewrites nearly every leaf, and the
-  // epoch rule (docs/design.md, "Copy-on-write and free pages") keeps every page freed by a
-  // transaction newer than the oldest pinned version V0, even pages allocated after V0 (so never
-  // visible to its reader) and freed again: born in V0+1, freed by V0+2. The file then holds
-  // k + 1 copies of the tree for a reader that spans k commits (4 here). Reusing a page once no
-  // pinned version lies in its lifetime [allocated by, freed by) would keep 3 (V0's, the current
-  // one, the one being written): about 1.5x here. So the 1.2x target cannot be met by any
-  // copy-on-write store for this workload with this reader, and the engine adds one more copy.
-  // The growth is bounded (next test), not a leak.
-  it.fails('with a reader that lives across 3 commits: size after round 50 is within 1.2x of the size after round 1', () => {
+  // With a reader that lives across 3 commits while every round rewrites nearly every leaf, the
+  // file must hold the reader's version, the current one and the one being written: about 1.5x
+  // its size after round 1 (which holds two), so the issue's 1.2x is out of reach for any
+  // copy-on-write store on this workload. The epoch rule frees pages whose lifetime holds no
+  // pinned version (docs/design.md), so it stays at that floor; before that refinement it kept
+  // every rewrite made during the reader's life and settled at about 2x.
+  it('with a reader that lives across 3 commits: the size stays near the copy-on-write floor (1.6x of round 1)', () => {
     const db = openFile(tempPath(), { nRoots: 4 });
     const sizes = churn(db, 3);
-    expect(sizes[ROUNDS]!).toBeLessThanOrEqual(1.2 * sizes[1]!);
+    expect(sizes[ROUNDS]!).toBeLessThanOrEqual(1.6 * sizes[1]!);
+    expectClean(db);
   });
 
   it('with a reader that lives across 3 commits: the size reaches a steady state (bounded, no leak)', () => {
@@ -97,7 +94,7 @@ describe('churn steady state (5,000 keys, 50 rounds)', () => {
     const sizes = churn(db, 3);
     console.log(`churn sizes (KiB), reader over 3 commits: ${sizes.filter((_, i) => i % 5 === 0 || i === 1).map((s) => Math.round(s / 1024)).join(' ')}`);
     expect(sizes[ROUNDS]!).toBeLessThanOrEqual(1.05 * sizes[10]!); // nothing grows after the first few reader lifetimes
-    expect(sizes[ROUNDS]!).toBeLessThanOrEqual(2.2 * sizes[1]!); // about (3 + 1) trees, against 2 after round 1
+    expect(sizes[ROUNDS]!).toBeLessThanOrEqual(1.6 * sizes[1]!); // about 3 trees, against 2 after round 1
     expectClean(db);
   });
 });
