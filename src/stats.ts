@@ -2,6 +2,8 @@
 import type { Environment } from './env.js';
 import { readCatalog } from './txn/read.js';
 import type { TreeInfo } from './btree/store.js';
+import { Cursor } from './btree/cursor.js';
+import { readDbInfo } from './pages/meta.js';
 
 export interface SlotStats {
   slot: number;
@@ -31,6 +33,14 @@ export interface Stats {
   /** Free pages reusable now, and pages freed by recent transactions that readers may still reach. */
   freePages: number;
   pendingPages: number;
+  /** Pages of every tree in the file (all databases and the catalog), branch, leaf and overflow. */
+  livePages: number;
+  /**
+   * A lower bound of what compact() would save: the bytes of every page that holds no live tree
+   * data (free, pending and space-map pages). Compaction also refills half-empty pages, which this
+   * does not count.
+   */
+  compactSavingsBytes: number;
   slots: SlotStats[];
   /** Open read transactions and iterators in the reader table, and the age of the oldest (ms, 0 if none). */
   readers: number;
@@ -42,8 +52,16 @@ export interface Stats {
 export function databaseStats(env: Environment, name: string | null): Stats {
   const r = env.beginRead(false);
   let tree: TreeInfo | undefined;
+  let livePages = 0;
   try {
     tree = name === null ? r.meta.main : readCatalog(r, r.meta.catalog, name);
+    const count = (t: TreeInfo): void => { livePages += t.branchPages + t.leafPages + t.overflowPages; };
+    count(r.meta.main);
+    count(r.meta.catalog);
+    if (r.meta.catalog.root !== 0) {
+      const c = new Cursor(r, r.meta.catalog);
+      for (let ok = c.first(); ok; ok = c.next()) count(readDbInfo(c.value(), 0));
+    }
   } finally {
     r.end();
   }
@@ -75,6 +93,8 @@ export function databaseStats(env: Environment, name: string | null): Stats {
     totalPages: m.highWater,
     freePages: env.freeSpace.free.count,
     pendingPages: env.freeSpace.pendingCount,
+    livePages,
+    compactSavingsBytes: Math.max(0, m.highWater - m.nRoots - livePages) * env.pageSize,
     slots,
     readers: readers.length,
     oldestReaderAgeMs: oldest ? now - oldest.startedAt : 0,

@@ -42,3 +42,32 @@ describe('shrinking the file', () => {
     }
   });
 });
+
+describe('stats(): space that compaction would give back', () => {
+  it('counts every page that holds no live tree data, across named databases', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotadb-savings-'));
+    try {
+      const db = open(path.join(dir, 'db.rdb'), { encoding: 'binary', nRoots: 2 });
+      const other = db.openDB('other', { encoding: 'binary' });
+      const v = Buffer.alloc(300, 2);
+      db.transactionSync(() => {
+        for (let i = 0; i < 3000; i++) { db.putSync(i, v); other.putSync(i, v); }
+      });
+      db.putSync('keep', v);
+      const before = db.stats();
+      expect(before.livePages).toBeGreaterThan(2 * 3000 * 300 / 4096);
+      db.transactionSync(() => { for (let i = 0; i < 3000; i += 2) db.removeSync(i); });
+      db.putSync('tick', v);
+      const after = db.stats();
+      // every page is a root slot, a live tree page, or reclaimable
+      expect(after.livePages + after.nRoots + after.compactSavingsBytes / after.pageSize).toBe(after.totalPages);
+      expect(after.compactSavingsBytes).toBeGreaterThan(0);
+      const report = db.check();
+      expect(report.problems).toEqual([]);
+      expect(after.livePages).toBe(report.pages.used - after.nRoots);
+      await db.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
