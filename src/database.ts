@@ -11,10 +11,10 @@ import { keyCodec, type Key, type KeyCodec } from './encoding/keys.js';
 import { valueCodec, type ValueCodec } from './encoding/values.js';
 import { cellValue, del, found, lookup, put } from './btree/tree.js';
 import { Cursor } from './btree/cursor.js';
-import { leafIsOverflow, leafValueLen, leafValueStart } from './pages/node.js';
+import { leafIsOverflow, leafKeyLen, leafValueLen, leafValueStart, upperOf } from './pages/node.js';
 import type { PageReader, TreeInfo } from './btree/store.js';
 import { compareBytes, copyOf } from './pages/bytes.js';
-import { MAX_VALUE_SIZE, maxKeySize } from './pages/layout.js';
+import { LEAF_KEY, MAX_VALUE_SIZE, maxKeySize } from './pages/layout.js';
 import { WriteQueue } from './txn/batch.js';
 import type { ReadTxn } from './txn/read.js';
 import type { WriteTxn } from './txn/write.js';
@@ -195,7 +195,14 @@ export class Database<V = any> {
     return new RangeIterable(() => this.iterate(options, false) as Iterator<Key>);
   }
 
-  /** @internal Range iteration over a given read transaction (explicit transactions) or a fresh snapshot. */
+  /**
+   * @internal Range iteration over a given read transaction (explicit transactions) or a fresh snapshot.
+   *
+   * The cursor holds the current leaf's buffer, so most steps read no page through the reader;
+   * each step therefore checks the reader itself once, after decoding and before returning
+   * (ReadTxn.check(): ended or expired throws), and a write transaction's iteration checks that the
+   * transaction is still active and re-seeks after any change to it (its dirty pages change in place).
+   */
   iterate(options: RangeOptions, withValues: boolean, given?: ReadTxn | WriteTxn): Iterator<Entry<V> | Key> {
     validateRange(options);
     const startKey = options.start === undefined ? null : this.encodeKeyCopy(options.start);
@@ -206,20 +213,30 @@ export class Database<V = any> {
     let state: 'new' | 'open' | 'done' = 'new';
     let reader: PageReader;
     let ownRead: ReadTxn | null = null;
+    /** The read transaction to check at every step (none for a write transaction). */
+    let read: ReadTxn | null = null;
     let write: WriteTxn | null = null;
     let cursor: Cursor | null = null;
     let seen = -1;
     let last: Uint8Array | null = null;
     const env = this.env;
+    const keys = this.keys;
+    const values = this.values;
+    const leafCopies = withValues && values.name === 'binary' ? new LeafCopies() : null;
     const finish = (): IteratorResult<Entry<V> | Key> => {
       if (state !== 'done') {
         state = 'done';
         if (ownRead) {
           env.untrack(ownRead);
-          ownRead.end(false); // every page read was already checked for expiry
+          ownRead.end(false); // every step was checked for expiry before it returned
         }
       }
       return { done: true, value: undefined };
+    };
+    /** The range or the tree ended: still a read, so an ended or expired reader throws. */
+    const ended = (): IteratorResult<Entry<V> | Key> => {
+      read?.check();
+      return finish();
     };
     const start = (): boolean => {
       env.checkOpen();
@@ -227,6 +244,7 @@ export class Database<V = any> {
       if (given) {
         reader = given;
         if ('commit' in given) write = given;
+        else read = given;
         tree = given.tree(this.name);
       } else if (env.writeTxn !== null) {
         write = env.writeTxn;
@@ -234,6 +252,7 @@ export class Database<V = any> {
         tree = write.tree(this.name);
       } else {
         ownRead = env.beginRead(true);
+        read = ownRead;
         env.track(iterator, ownRead);
         reader = ownRead;
         tree = ownRead.tree(this.name);
@@ -256,41 +275,61 @@ export class Database<V = any> {
       if (!c.seek(last, last.length)) return false;
       return sameKey(c.key(), last) ? c.next() : true;
     };
+    const step = (): IteratorResult<Entry<V> | Key> => {
+      let ok: boolean;
+      if (state === 'new') {
+        state = 'open';
+        ok = start();
+      } else if (write) {
+        write.assertActive();
+        if (write.modCount !== seen) ok = resync();
+        else ok = reverse ? cursor!.prev() : cursor!.next();
+      } else {
+        ok = reverse ? cursor!.prev() : cursor!.next();
+      }
+      for (;;) {
+        if (!ok || limit <= 0) return ended();
+        const c = cursor!;
+        const p = c.page as Buffer; // pages are Buffers (pager.ts, write.ts)
+        const off = c.cell();
+        const ks = off + LEAF_KEY;
+        const ke = ks + leafKeyLen(p, off);
+        if (endKey) {
+          const cmp = compareBytes(p, ks, ke, endKey, 0, endKey.length);
+          if (reverse ? cmp <= 0 : cmp >= 0) return ended();
+        }
+        if (skip > 0) {
+          skip--;
+          ok = reverse ? c.prev() : c.next();
+          continue;
+        }
+        limit--;
+        if (write) last = copyOf(p, ks, ke);
+        const key = keys.read(p, ks, ke);
+        if (!withValues) {
+          read?.check();
+          return { done: false, value: key };
+        }
+        let value: V;
+        if (leafIsOverflow(p, off)) {
+          value = values.decode(cellValue(reader, p, off)) as V;
+        } else if (leafCopies !== null && write === null) {
+          value = leafCopies.take(p, ke, ke + leafValueLen(p, off)) as V;
+        } else {
+          value = values.decodeAt(p, ke, ke + leafValueLen(p, off)) as V; // the inline value follows the key
+        }
+        read?.check();
+        return { done: false, value: { key, value } };
+      }
+    };
     const iterator: Iterator<Entry<V> | Key> = {
       next: () => {
         if (state === 'done') return { done: true, value: undefined };
-        let ok: boolean;
-        if (state === 'new') {
-          state = 'open';
-          ok = start();
-        } else if (write && write.modCount !== seen) {
-          write.assertActive();
-          ok = resync();
-        } else {
-          ok = reverse ? cursor!.prev() : cursor!.next();
-        }
-        for (;;) {
-          if (!ok || limit <= 0) return finish();
-          const k = cursor!.key();
-          if (endKey) {
-            const c = compareBytes(k, 0, k.length, endKey, 0, endKey.length);
-            if (reverse ? c <= 0 : c >= 0) return finish();
-          }
-          if (skip > 0) {
-            skip--;
-            ok = reverse ? cursor!.prev() : cursor!.next();
-            continue;
-          }
-          limit--;
-          if (write) last = copyOf(k);
-          try {
-            const key = this.keys.read(k, 0, k.length);
-            if (!withValues) return { done: false, value: key };
-            return { done: false, value: { key, value: this.values.decode(cursor!.value()) as V } };
-          } catch (e) {
-            finish(); // for-of does not call return() when next() throws
-            throw e;
-          }
+        try {
+          return step();
+        } catch (e) {
+          finish(); // for-of does not call return() when next() throws
+          throw e;
         }
       },
       return: () => finish(),
@@ -634,4 +673,38 @@ function sameKey(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function noop(): void {}
+
+const NO_PAGE = Buffer.alloc(0);
+
+/**
+ * Inline 'binary' values of a scan over committed (immutable) leaves. The first value taken from
+ * a leaf is copied on its own; from the second one on, the leaf's cell area is copied once and
+ * values are views of that copy: one allocation and one copy per leaf instead of per value. A
+ * value never aliases a page, and the views of one copy never overlap. Like a Buffer from
+ * Buffer.allocUnsafe's pool, a value keeps the whole copy alive.
+ */
+class LeafCopies {
+  private seen: Buffer = NO_PAGE;
+  private from: Buffer = NO_PAGE;
+  private start = 0;
+  private copy: Buffer = NO_PAGE;
+
+  /** A copy of page[start, end): `page` is the cursor's current leaf. */
+  take(page: Buffer, start: number, end: number): Buffer {
+    if (page !== this.from) {
+      const upper = upperOf(page);
+      if (page !== this.seen || start < upper) {
+        this.seen = page;
+        const out = Buffer.allocUnsafe(end - start);
+        page.copy(out, 0, start, end);
+        return out;
+      }
+      this.from = page;
+      this.start = upper;
+      this.copy = Buffer.allocUnsafe(page.length - upper);
+      page.copy(this.copy, 0, upper);
+    }
+    return this.copy.subarray(start - this.start, end - this.start);
+  }
+}
 

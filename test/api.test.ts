@@ -537,6 +537,69 @@ describe('getRange', () => {
     expectClean(db);
   });
 
+  it('an expired iterator throws ROTA_READER_EXPIRED at its next step, even inside the leaf it holds', async () => {
+    const db = openMem({ nRoots: 2, maxReaderAgeMs: 20 });
+    fill(db); // ten entries: one leaf, so the next steps read no page
+    expect(db.stats().depth).toBe(1);
+    const ownIt = db.getRange()[Symbol.iterator]();
+    const txn = db.beginRead();
+    const txnIt = txn.getRange()[Symbol.iterator]();
+    const keysIt = db.getKeys()[Symbol.iterator]();
+    expect(ownIt.next().value).toEqual({ key: 0, value: 'v0' });
+    expect(txnIt.next().value).toEqual({ key: 0, value: 'v0' });
+    expect(keysIt.next().value).toBe(0);
+    // two commits: the second needs the pinned slot and expires the three readers after 20 ms
+    await db.put(5, 'changed');
+    await db.put(6, 'changed');
+    for (const it of [ownIt, txnIt, keysIt]) {
+      expect(syncCodeOf(() => it.next())).toBe('ROTA_READER_EXPIRED');
+      expect(it.next().done).toBe(true); // the failed step ended the iteration
+    }
+    txn.end();
+    expect(db.stats().readers).toBe(0);
+    // an iterator that is at its last entry fails too, instead of reporting the end
+    const last = db.getKeys({ start: 9 })[Symbol.iterator]();
+    expect(last.next().value).toBe(9);
+    await db.put(5, 'again');
+    await db.put(6, 'again');
+    expect(syncCodeOf(() => last.next())).toBe('ROTA_READER_EXPIRED');
+    expect(db.stats().readers).toBe(0);
+    expectClean(db);
+  });
+
+  it('binary values from a scan are exact, separate copies (forward, reverse, ranges, overflow)', () => {
+    const db = openMem<Buffer>({ encoding: 'binary', pageSize: 1024 });
+    const valueOf = (i: number): Buffer => Buffer.alloc(i % 97 === 0 ? 1500 : i % 40, i & 0xff);
+    db.transactionSync(() => {
+      for (let i = 0; i < 3000; i++) db.putSync(i, valueOf(i));
+    });
+    for (const reverse of [false, true]) {
+      const got = db.getRange({ reverse }).asArray;
+      expect(got.map((e) => e.key)).toEqual(Array.from({ length: 3000 }, (_, i) => (reverse ? 2999 - i : i)));
+      for (const { key, value } of got) {
+        expect(Buffer.isBuffer(value)).toBe(true);
+        expect(value.equals(valueOf(key as number))).toBe(true);
+      }
+      // writing into one value changes no other value and nothing stored
+      for (const { value } of got) value.fill(0xee);
+      for (const { key, value } of db.getRange({ reverse })) expect(value.equals(valueOf(key as number))).toBe(true);
+    }
+    const some = db.getRange({ start: 1000, end: 1300, offset: 7, limit: 100 }).asArray;
+    expect(some.map((e) => e.key)).toEqual(Array.from({ length: 100 }, (_, i) => 1007 + i));
+    for (const { key, value } of some) expect(value.equals(valueOf(key as number))).toBe(true);
+    // in a write transaction, values read before a change keep their bytes
+    db.transactionSync(() => {
+      const seen: Buffer[] = [];
+      for (const { key, value } of db.getRange({ start: 500, end: 560 })) {
+        seen.push(value);
+        db.putSync(key, Buffer.alloc(3, 0xab));
+      }
+      seen.forEach((v, i) => expect(v.equals(valueOf(500 + i))).toBe(true));
+    });
+    expect(db.get(530)).toEqual(Buffer.alloc(3, 0xab));
+    expectClean(db);
+  });
+
   it('the snapshot is taken when iteration starts, not when getRange() is called', () => {
     const db = openMem();
     fill(db, 3);
@@ -991,6 +1054,21 @@ describe('beginWrite()', () => {
     expect(syncCodeOf(() => w2.commit())).toBe('ROTA_TXN_ENDED');
     expect(db.get('b')).toBeUndefined();
     expectClean(db);
+  });
+
+  it('a range iterator of a write transaction stops with ROTA_TXN_ENDED once the transaction ends', () => {
+    for (const end of ['commit', 'abort'] as const) {
+      const db = openMem();
+      fill(db, 5);
+      const w = db.beginWrite();
+      w.put(2, 'changed');
+      const it = w.getRange()[Symbol.iterator]();
+      expect(it.next().value).toEqual({ key: 0, value: 'v0' });
+      w[end]();
+      expect(syncCodeOf(() => it.next())).toBe('ROTA_TXN_ENDED');
+      expect(it.next().done).toBe(true);
+      expectClean(db);
+    }
   });
 
   it('a second beginWrite in the same thread throws ROTA_WOULD_DEADLOCK instead of hanging', () => {

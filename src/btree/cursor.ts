@@ -1,7 +1,16 @@
 /**
  * A position in one tree of one version: the path of (page, index) from the root to a leaf cell.
- * Only page numbers are kept between calls, never page buffers, so a cursor stays valid however
- * the page cache evicts; every move re-fetches what it needs through the PageReader.
+ *
+ * Between calls the cursor keeps the page numbers of the branch levels, and the current leaf's
+ * page number and buffer. Holding the buffer is safe because a committed page buffer never changes:
+ * eviction only drops it from the cache, and a reused page number gets a new buffer, so a held
+ * buffer keeps the bytes it was read with (and a registered reader validated them against expiry
+ * when it read them). Steps inside one leaf therefore read no page through the PageReader; the
+ * caller checks the reader's state per step itself (Database.iterate() calls ReadTxn.check()).
+ *
+ * The one exception is a write transaction's own dirty pages, which change in place: after any
+ * change to the tree the cursor's path and held leaf may be stale, and the caller must re-seek
+ * (Database.iterate() does when the transaction's modCount moves).
  */
 import type { PageReader, TreeInfo } from './store.js';
 import { branchSearch, leafSearch } from './search.js';
@@ -9,9 +18,18 @@ import { LEAF_KEY } from '../pages/layout.js';
 import { branchChild, cellCount, cellOffset, leafKeyLen } from '../pages/node.js';
 import { cellValue } from './tree.js';
 
+const NO_PAGE = new Uint8Array(0);
+
 export class Cursor {
+  /** Page numbers and cell indexes of the branch levels (0 = root); the leaf is `page`/`index`. */
   private readonly pg: number[] = [];
   private readonly ix: number[] = [];
+  /** The current leaf's buffer (while `valid`). */
+  page: Uint8Array = NO_PAGE;
+  /** The current cell's index in `page`. */
+  index = 0;
+  /** Cells in `page`. */
+  private count = 0;
   valid = false;
 
   constructor(private readonly r: PageReader, private readonly tree: TreeInfo) {}
@@ -38,11 +56,9 @@ export class Cursor {
       pgno = branchChild(p, i);
     }
     const leaf = this.r.get(pgno);
-    const d = t.depth - 1;
-    this.pg[d] = pgno;
-    this.ix[d] = leafSearch(leaf, key, klen) >>> 1;
+    this.setLeaf(leaf, leafSearch(leaf, key, klen) >>> 1);
     this.valid = true;
-    if (this.ix[d]! >= cellCount(leaf)) return this.nextLeaf();
+    if (this.index >= this.count) return this.nextLeaf();
     return true;
   }
 
@@ -59,10 +75,8 @@ export class Cursor {
 
   next(): boolean {
     if (!this.valid) return false;
-    const d = this.tree.depth - 1;
-    const leaf = this.r.get(this.pg[d]!);
-    if (this.ix[d]! + 1 < cellCount(leaf)) {
-      this.ix[d]!++;
+    if (this.index + 1 < this.count) {
+      this.index++;
       return true;
     }
     return this.nextLeaf();
@@ -70,12 +84,11 @@ export class Cursor {
 
   prev(): boolean {
     if (!this.valid) return false;
-    const d = this.tree.depth - 1;
-    if (this.ix[d]! > 0) {
-      this.ix[d]!--;
+    if (this.index > 0) {
+      this.index--;
       return true;
     }
-    for (let level = d - 1; level >= 0; level--) {
+    for (let level = this.tree.depth - 2; level >= 0; level--) {
       if (this.ix[level]! > 0) {
         this.ix[level]!--;
         const child = branchChild(this.r.get(this.pg[level]!), this.ix[level]!);
@@ -85,24 +98,32 @@ export class Cursor {
     return (this.valid = false);
   }
 
+  /** Offset of the current cell in `page` (the fields are read with the leaf accessors of pages/node.ts). */
+  cell(): number {
+    return cellOffset(this.page, this.index);
+  }
+
   /** The current key; a view that is valid until the cursor or the tree changes. */
   key(): Uint8Array {
-    const d = this.tree.depth - 1;
-    const p = this.r.get(this.pg[d]!);
-    const off = cellOffset(p, this.ix[d]!);
+    const p = this.page;
+    const off = cellOffset(p, this.index);
     return p.subarray(off + LEAF_KEY, off + LEAF_KEY + leafKeyLen(p, off));
   }
 
   /** The current value; a view that is valid until the cursor or the tree changes. */
   value(): Uint8Array {
-    const d = this.tree.depth - 1;
-    const p = this.r.get(this.pg[d]!);
-    return cellValue(this.r, p, cellOffset(p, this.ix[d]!));
+    const p = this.page;
+    return cellValue(this.r, p, cellOffset(p, this.index));
+  }
+
+  private setLeaf(p: Uint8Array, i: number): void {
+    this.page = p;
+    this.count = cellCount(p);
+    this.index = i;
   }
 
   private nextLeaf(): boolean {
-    const d = this.tree.depth - 1;
-    for (let level = d - 1; level >= 0; level--) {
+    for (let level = this.tree.depth - 2; level >= 0; level--) {
       const p = this.r.get(this.pg[level]!);
       if (this.ix[level]! + 1 < cellCount(p)) {
         this.ix[level]!++;
@@ -116,15 +137,20 @@ export class Cursor {
   private descend(level: number, pgno: number, end: 'first' | 'last'): boolean {
     const t = this.tree;
     if (t.root === 0) return (this.valid = false);
-    for (; level < t.depth; level++) {
+    const leafLevel = t.depth - 1;
+    for (; level < leafLevel; level++) {
       const p = this.r.get(pgno);
       const n = cellCount(p);
-      if (n === 0) return (this.valid = false); // only an empty root leaf can be empty
+      if (n === 0) return (this.valid = false); // cannot happen: only an empty root leaf is empty
       const i = end === 'first' ? 0 : n - 1;
       this.pg[level] = pgno;
       this.ix[level] = i;
-      if (level < t.depth - 1) pgno = branchChild(p, i);
+      pgno = branchChild(p, i);
     }
+    const leaf = this.r.get(pgno);
+    const n = cellCount(leaf);
+    if (n === 0) return (this.valid = false); // only an empty root leaf can be empty
+    this.setLeaf(leaf, end === 'first' ? 0 : n - 1);
     return (this.valid = true);
   }
 }

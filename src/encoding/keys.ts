@@ -149,7 +149,7 @@ function readElement(b: Uint8Array, at: number, end: number, top: boolean): [Key
     case TRUE: return [true, at];
     case NUMBER: return [readNumber(b, at), at + 8];
     case STRING:
-      if (top) return [Buffer.from(b.buffer, b.byteOffset + at, end - at).toString('utf8'), end];
+      if (top) return [readString(b, at, end), end];
       {
         const [bytes, next] = readEscaped(b, at);
         return [Buffer.from(bytes).toString('utf8'), next];
@@ -203,9 +203,56 @@ export const orderedKeys: KeyCodec = {
     }
   },
   read(buf, start, end) {
+    // the hot cases without the generic path: a top-level string or number
+    const tag = buf[start];
+    if (tag === STRING) return readString(buf, start + 1, end);
+    if (tag === NUMBER && end - start === 9) return readNumber(buf, start + 1);
     return readElement(buf.subarray(0, end), start, end, true)[0];
   },
 };
+
+/** The UTF-8 bytes b[start, end) as a string, with no intermediate view when `b` is a Buffer (pages are). */
+function readString(b: Uint8Array, start: number, end: number): string {
+  if (end - start <= 16) {
+    const s = shortAscii(b, start, end);
+    if (s !== null) return s;
+  }
+  if (b instanceof Buffer) return b.toString('utf8', start, end);
+  return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('utf8');
+}
+
+const chr = String.fromCharCode;
+
+/**
+ * b[s, e) as a string when it is at most 16 bytes of ASCII, else null. Short keys are the common
+ * case, and String.fromCharCode with the bytes as arguments is much cheaper for them than a call
+ * into the native UTF-8 decoder.
+ */
+function shortAscii(b: Uint8Array, s: number, e: number): string | null {
+  let or = 0;
+  for (let i = s; i < e; i++) or |= b[i]!;
+  if (or >= 0x80) return null;
+  switch (e - s) {
+    case 0: return '';
+    case 1: return chr(b[s]!);
+    case 2: return chr(b[s]!, b[s + 1]!);
+    case 3: return chr(b[s]!, b[s + 1]!, b[s + 2]!);
+    case 4: return chr(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!);
+    case 5: return chr(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!);
+    case 6: return chr(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!);
+    case 7: return chr(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!);
+    case 8: return chr(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!);
+    case 9: return chr(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!);
+    case 10: return chr(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!);
+    case 11: return chr(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!);
+    case 12: return chr(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!);
+    case 13: return chr(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!, b[s + 12]!);
+    case 14: return chr(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!, b[s + 12]!, b[s + 13]!);
+    case 15: return chr(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!, b[s + 12]!, b[s + 13]!, b[s + 14]!);
+    case 16: return chr(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!, b[s + 12]!, b[s + 13]!, b[s + 14]!, b[s + 15]!);
+    default: return null;
+  }
+}
 
 /** Exact length of an oversized key, so the caller can report it. */
 function encodedLength(key: unknown): number {

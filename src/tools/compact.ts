@@ -220,7 +220,7 @@ export async function compact(db: RootDatabase, destPath: string, options: Compa
           inTxn = 0;
           bytes = 0;
           onProgress?.(done, total);
-          await yieldTurn(); // the cursor keeps page numbers of the pinned version: safe across turns
+          await yieldTurn(); // the cursor holds pages of the pinned version, which never change: safe across turns
         }
       }
     }

@@ -114,7 +114,7 @@ export async function dump(db: RootDatabase, out: Writable | NodeJS.WritableStre
         sink.add(prefix + base64(k) + '","v":"' + base64(v) + '"}\n');
         done++;
         if (sink.pending >= WRITE_CHUNK) {
-          await sink.flush(); // the cursor keeps page numbers of the pinned version: safe across turns
+          await sink.flush(); // the cursor holds pages of the pinned version, which never change: safe across turns
           options.onProgress?.(done, total);
         }
       }

@@ -62,6 +62,19 @@ export class ReadTxn implements PageReader {
     return run;
   }
 
+  /**
+   * For a step that reads no page (a cursor moving inside a leaf it already holds): throws as the
+   * next page read would, TransactionEndedError once ended, ReaderExpiredError once a registered
+   * reader was expired. Call it after decoding the step's key and value and before returning
+   * them: expiry is sticky until end(), so a check after the decode also covers an expiry that
+   * happened before or during it. (What a held page holds is never wrong, see btree/cursor.ts;
+   * this keeps the rule that an expired reader's next read of any kind throws.)
+   */
+  check(): void {
+    if (!this.active) throw new TransactionEndedError('read');
+    if (this.registered && this.env.readerExpired(this.entry)) throw new ReaderExpiredError(this.meta.txnId);
+  }
+
   private throwIfExpired(): void {
     if (this.env.readerExpired(this.entry)) throw new ReaderExpiredError(this.meta.txnId);
   }

@@ -296,6 +296,39 @@ describe('orderedKeys: round trip', () => {
     for (const k of cases) expect(shape(dec(enc(k))), `key ${JSON.stringify(shape(k))}`).toEqual(expectedShape(k));
   });
 
+  it('top-level strings of every length around the short-ASCII fast path, ASCII or not, in a Buffer or a Uint8Array', () => {
+    const tails = ['', '\u007f', '\u0080', '\u00e9', '\u20ac', '\u{1f600}'];
+    for (let n = 0; n <= 40; n++) {
+      for (const tail of tails) {
+        const k = 'k0123456789abcdefghijklmnopqrstuvwxyzABCD'.slice(0, n) + tail;
+        const e = enc(k);
+        for (const before of [0, 3]) {
+          const buf = Buffer.alloc(before + e.length + 2, 0x80);
+          e.copy(buf, before);
+          const u8 = new Uint8Array(buf);
+          expect(orderedKeys.read(buf, before, before + e.length)).toBe(k);
+          expect(orderedKeys.read(u8, before, before + e.length)).toBe(k);
+        }
+      }
+    }
+    // bytes that are not UTF-8 decode as before (U+FFFD), short or long
+    for (const n of [1, 5, 16, 17, 30]) {
+      const b = Buffer.alloc(n + 1, 0x61);
+      b[0] = 0x20;
+      b[n] = 0xff;
+      expect(orderedKeys.read(b, 0, b.length)).toBe('a'.repeat(n - 1) + '\ufffd');
+    }
+  });
+
+  it('top-level numbers read at an offset inside a larger buffer', () => {
+    for (const x of [0, 1, -1, 0.5, -1e300, 2 ** 53, -Infinity, Infinity, Number.MIN_VALUE]) {
+      const e = enc(x);
+      const buf = Buffer.concat([Buffer.from([0x10, 0xff]), e, Buffer.from([0x7f])]);
+      expect(orderedKeys.read(buf, 2, 2 + e.length)).toBe(x);
+      expect(orderedKeys.read(new Uint8Array(buf), 2, 2 + e.length)).toBe(x);
+    }
+  });
+
   it('returns -0 as +0 and a Uint8Array as a Buffer, at top level and inside arrays', () => {
     expect(Object.is(dec(enc(-0)), 0)).toBe(true);
     const arr = dec(enc([-0, [-0]])) as Key[];
