@@ -74,8 +74,13 @@ out.push('<?xml version="1.0" encoding="UTF-8"?>');
 out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="13">`);
 out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`);
 out.push(`<text x="${W / 2}" y="28" text-anchor="middle" font-size="18" font-weight="bold">rotadb: share of commits that waited for a reader, by nRoots</text>`);
+// Which rotadb was measured: the build label of the run (bench/tuning.mjs ROTADB_BUILD), else the
+// working tree's commit.
+const build = data.rotadbBuild && data.rotadbBuild !== 'dist/ of this working tree'
+  ? `rotadb ${data.rotadbBuild.replace(/ \(.*\)$/, '')}`
+  : data.git ? `rotadb dist/ at git ${data.git.commit}${data.git.srcChanges?.length ? ' + uncommitted changes' : ''}` : 'rotadb dist/';
 const run1 = 'one worker thread runs read transactions back to back, each held L ms; the main thread commits single putSyncs at R/s';
-const run2 = `${data.quick ? 'quick run, ' : ''}${data.parameters.keys} keys, noSync, ${data.parameters.runMs / 1000} s per point; ${data.command}; ${data.date.slice(0, 10)}${data.git ? `, git ${data.git.commit}` : ''}`;
+const run2 = `${data.quick ? 'quick run, ' : ''}${data.parameters.keys} keys, noSync, ${data.parameters.runMs / 1000} s per point after ${data.parameters.warmupMs} ms warm-up; ${data.date.slice(0, 10)}, ${build}`;
 out.push(`<text x="${W / 2}" y="50" text-anchor="middle" font-size="12.5" fill="#444">${esc(run1)}</text>`);
 out.push(`<text x="${W / 2}" y="68" text-anchor="middle" font-size="12.5" fill="#444">${esc(run2)}</text>`);
 

@@ -35,7 +35,9 @@ const here = path.dirname(self);
 
 // rotadb as built into dist/ by `npm run build`, or another build named by ROTADB_DIST (a path to
 // its index.js), e.g. a build of a given commit made outside this working tree.
+// ROTADB_BUILD describes that build in the output (e.g. the commit it was built from).
 const rotadbModule = process.env.ROTADB_DIST ? pathToFileURL(path.resolve(process.env.ROTADB_DIST)).href : new URL('../dist/index.js', import.meta.url).href;
+const rotadbBuild = process.env.ROTADB_BUILD || (process.env.ROTADB_DIST ? 'unlabelled build' : 'dist/ of this working tree');
 const { open: openRota } = await import(rotadbModule);
 
 const VALUE_SIZE = 100;
@@ -269,7 +271,9 @@ function loadStore(db, n, values) {
 function gitState() {
   try {
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: path.join(here, '..'), encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: path.join(here, '..'), encoding: 'utf8' }).trim().split('\n').filter(Boolean)
+      // compiler output that someone left in src/ is not a source change
+      .filter((l) => !/^\?\? .*\.(js|d\.ts|js\.map)$/.test(l));
     return { commit, srcChanges: dirty };
   } catch {
     return null;
@@ -296,7 +300,7 @@ async function main() {
   const log = (...a) => console.log(...a);
   log('# Random gets from worker threads: rotadb vs lmdb-js');
   log(`node ${machine.node}, ${machine.platform}, ${machine.cpus} CPUs (${machine.cpuModel}), load average ${machine.loadavgAtStart.join(' ')}, lmdb-js ${lmdbVersion}`);
-  log(`rotadb module: ${rotadbModule}`);
+  log(`rotadb module: ${rotadbModule} (${rotadbBuild})`);
   if (git) log(`git ${git.commit}${git.srcChanges.length ? `, uncommitted changes in src/: ${git.srcChanges.join('; ')}` : ''}`);
   log(`N = ${N}, 16-char string keys, ${VALUE_SIZE}-byte binary values; per measurement ${warmupMs} ms warm-up + ${durationMs / 1000} s timed; ${rounds} rounds`);
   if (machine.cpus <= 2) log(`This machine has ${machine.cpus} CPUs: with T = 2 the workers use both; the main thread is idle (awaiting) while they run.`);
@@ -408,12 +412,13 @@ async function main() {
     const out = path.join(resultsDir, `threads-${new Date().toISOString().slice(0, 10)}${N !== 1_000_000 ? `-n${N}` : ''}${custom.length ? '-custom' : ''}.json`);
     fs.writeFileSync(out, JSON.stringify({
       date: new Date().toISOString(),
-      command: `${['BENCH_N', ...custom].filter((e) => process.env[e]).map((e) => `${e}=${process.env[e]} `).join('')}node bench/threads.mjs`,
+      command: `${['ROTADB_DIST', 'BENCH_N', ...custom].filter((e) => process.env[e]).map((e) => `${e}=${process.env[e]} `).join('')}node bench/threads.mjs`,
       N,
       parameters: { valueSize: VALUE_SIZE, txnSize: TXN_SIZE, loadOrder: 'ascending', warmupMs, durationMs, rounds, checkEvery: CHECK_EVERY, seed: SEED },
       machine,
       git,
       rotadbModule,
+      rotadbBuild,
       loadSeconds: { rotadb: rotaLoad, lmdb: lmdbLoad },
       summary,
       ratio: { t1: summary.rotadb.t1 / summary.lmdb.t1, t2: summary.rotadb.t2 / summary.lmdb.t2 },

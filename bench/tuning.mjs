@@ -51,7 +51,9 @@ const here = path.dirname(self);
 
 // rotadb as built into dist/ by `npm run build`, or another build named by ROTADB_DIST (a path to
 // its index.js), e.g. a build of a given commit made outside this working tree.
+// ROTADB_BUILD describes that build in the output (e.g. the commit it was built from).
 const rotadbModule = process.env.ROTADB_DIST ? pathToFileURL(path.resolve(process.env.ROTADB_DIST)).href : new URL('../dist/index.js', import.meta.url).href;
+const rotadbBuild = process.env.ROTADB_BUILD || (process.env.ROTADB_DIST ? 'unlabelled build' : 'dist/ of this working tree');
 const { open } = await import(rotadbModule);
 
 const KEYS = 10_000;
@@ -306,7 +308,9 @@ async function runConfig(db, n, L, R, rand, values) {
 function gitState() {
   try {
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: path.join(here, '..'), encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: path.join(here, '..'), encoding: 'utf8' }).trim().split('\n').filter(Boolean)
+      // compiler output that someone left in src/ is not a source change
+      .filter((l) => !/^\?\? .*\.(js|d\.ts|js\.map)$/.test(l));
     return { commit, srcChanges: dirty };
   } catch {
     return null;
@@ -328,7 +332,7 @@ async function main() {
   };
   log('# Writer blocked by a slow reader: nRoots x reader life x write rate');
   log(`node ${machine.node}, ${machine.platform}, ${machine.cpus} CPUs, load average ${machine.loadavgAtStart.join(' ')}${git ? `, git ${git.commit}` : ''}${git?.srcChanges.length ? ` (uncommitted in src/: ${git.srcChanges.join('; ')})` : ''}`);
-  log(`rotadb module: ${rotadbModule}`);
+  log(`rotadb module: ${rotadbModule} (${rotadbBuild})`);
   log(`${QUICK ? 'QUICK run: ' : ''}${KEYS} keys, noSync: true; reader lives L = ${LIVES.join(', ')} ms (one worker, back to back); writer R = ${RATES.join(', ')} commits/s (main thread, single putSync); ${RUN_MS / 1000} s per configuration after ${WARMUP_MS} ms warm-up`);
   log('');
 
@@ -406,12 +410,13 @@ async function main() {
   const out = path.join(resultsDir, `tuning-${new Date().toISOString().slice(0, 10)}${QUICK ? '-quick' : ''}${CUSTOM.length ? '-custom' : ''}.json`);
   fs.writeFileSync(out, JSON.stringify({
     date: new Date().toISOString(),
-    command: `${[QUICK ? 'TUNING_QUICK=1' : '', ...CUSTOM.map((k) => `${k}=${process.env[k]}`)].filter(Boolean).join(' ')}${QUICK || CUSTOM.length ? ' ' : ''}node bench/tuning.mjs`,
+    command: `${[process.env.ROTADB_DIST ? `ROTADB_DIST=${process.env.ROTADB_DIST}` : '', QUICK ? 'TUNING_QUICK=1' : '', ...CUSTOM.map((k) => `${k}=${process.env[k]}`)].filter(Boolean).map((x) => `${x} `).join('')}node bench/tuning.mjs`,
     quick: QUICK,
     parameters: { keys: KEYS, valueSize: VALUE_SIZE, nRoots: NROOTS, lifeMs: LIVES, rates: RATES, runMs: RUN_MS, warmupMs: WARMUP_MS, baselineMs: BASELINE_MS, baselineRate: BASELINE_RATE, noSync: true, blockedThresholdMs: 1 },
     machine,
     git,
     rotadbModule,
+    rotadbBuild,
     baselines,
     results,
     table,
