@@ -24,6 +24,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { open as openLmdb } from 'lmdb';
 import { open as openRota } from '../dist/index.js';
+import { makeRandom, keyOf } from './common.mjs';
 
 const KEYS = count('CHURN_KEYS', 100_000);
 const ROUNDS = count('CHURN_ROUNDS', 200);
@@ -44,15 +45,7 @@ function count(name, fallback) {
 }
 
 /** xorshift32, seeded: the same sequence for both stores. */
-function makeRandom(seed) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    return s;
-  };
-}
 
-const keyOf = (i) => 'k' + String(i).padStart(15, '0');
 
 function randomValue(rand) {
   const b = Buffer.allocUnsafe(VALUE_SIZE);

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import { open as openLmdb } from 'lmdb';
 import { open as openRota } from '../dist/index.js';
+import { makeRandom, below, keyOf, makeValues as makeValuePool, shuffledOrder } from './common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -44,27 +45,10 @@ function parseCount(text, fallback, name) {
 // ------------------------------------------------------------------ deterministic data
 
 /** xorshift32: a small seeded generator; the same seed gives the same sequence for both stores. */
-function makeRandom(seed) {
-  let s = seed >>> 0 || 1;
-  return function next() {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
 
 /** Uniform integer in [0, n) for n well below 2^32. */
-function below(rand, n) {
-  return Math.floor((rand() / 4294967296) * n);
-}
 
 /** 16-character ASCII key: 'k' and the 15-digit zero-padded index, so string order is index order. */
-function keyOf(i) {
-  return 'k' + String(i).padStart(15, '0');
-}
 
 function makeKeys(n) {
   const keys = new Array(n);
@@ -73,29 +57,10 @@ function makeKeys(n) {
 }
 
 function makeValues() {
-  const rand = makeRandom(SEED ^ 0xa5a5a5a5);
-  const pool = [];
-  for (let i = 0; i < VALUE_POOL; i++) {
-    const b = Buffer.allocUnsafe(VALUE_SIZE);
-    for (let j = 0; j < VALUE_SIZE; j++) b[j] = rand() & 0xff;
-    pool.push(b);
-  }
-  return pool;
+  return makeValuePool(SEED ^ 0xa5a5a5a5, VALUE_POOL, VALUE_SIZE);
 }
 
 /** A seeded Fisher-Yates shuffle of 0..n-1. */
-function shuffledOrder(n, seed) {
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  const rand = makeRandom(seed);
-  for (let i = n - 1; i > 0; i--) {
-    const j = below(rand, i + 1);
-    const t = order[i];
-    order[i] = order[j];
-    order[j] = t;
-  }
-  return order;
-}
 
 function randomIndices(count, n, seed) {
   const out = new Int32Array(count);

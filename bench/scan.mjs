@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { makeRandom, keyOf, makeValues as makeValuePool, shuffledOrder } from './common.mjs';
 
 const N = count(process.env.SCAN_N, 1_000_000, 'SCAN_N');
 const ROUNDS = count(process.env.SCAN_ROUNDS, 3, 'SCAN_ROUNDS');
@@ -36,47 +37,16 @@ function count(text, fallback, name) {
   return n;
 }
 
-function makeRandom(seed) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
 
-const keyOf = (i) => 'k' + String(i).padStart(15, '0');
 
 function makeValues() {
-  const rand = makeRandom(SEED ^ 0xa5a5a5a5);
-  const pool = [];
-  for (let i = 0; i < VALUE_POOL; i++) {
-    const b = Buffer.allocUnsafe(VALUE_SIZE);
-    for (let j = 0; j < VALUE_SIZE; j++) b[j] = rand() & 0xff;
-    pool.push(b);
-  }
-  return pool;
+  return makeValuePool(SEED ^ 0xa5a5a5a5, VALUE_POOL, VALUE_SIZE);
 }
 
-function shuffled(n, seed) {
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  const rand = makeRandom(seed);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor((rand() / 4294967296) * (i + 1));
-    const t = order[i];
-    order[i] = order[j];
-    order[j] = t;
-  }
-  return order;
-}
 
 function load(db) {
   const values = makeValues();
-  const order = shuffled(N, SEED);
+  const order = shuffledOrder(N, SEED);
   const t0 = process.hrtime.bigint();
   for (let start = 0; start < N; start += TXN_SIZE) {
     const end = Math.min(N, start + TXN_SIZE);

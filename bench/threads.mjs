@@ -29,6 +29,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { open as openLmdb } from 'lmdb';
+import { makeRandom, keyOf, makeValues as makeValuePool } from './common.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const here = path.dirname(self);
@@ -52,32 +53,11 @@ const CLEAN_CPU = 0.9; // a run is "clean" when every worker was on a CPU at lea
 // ------------------------------------------------------------------ shared helpers
 
 /** xorshift32, seeded; the same seed gives the same sequence in every thread. */
-function makeRandom(seed) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
 
 /** 'k' and the zero-padded 15-digit index: 16 characters, string order = index order. */
-function keyOf(i) {
-  return 'k' + String(i).padStart(15, '0');
-}
 
 function makeValues() {
-  const rand = makeRandom(SEED ^ 0x3c3c3c3c);
-  const pool = [];
-  for (let i = 0; i < VALUE_POOL; i++) {
-    const b = Buffer.allocUnsafe(VALUE_SIZE);
-    for (let j = 0; j < VALUE_SIZE; j++) b[j] = rand() & 0xff;
-    pool.push(b);
-  }
-  return pool;
+  return makeValuePool(SEED ^ 0x3c3c3c3c, VALUE_POOL, VALUE_SIZE);
 }
 
 /** Wall-clock milliseconds comparable across the threads of this process. */

@@ -45,6 +45,7 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { makeRandom, keyOf } from './common.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const here = path.dirname(self);
@@ -81,21 +82,7 @@ function list(text, fallback) {
   return text.split(',').map((t) => num(t.trim(), NaN));
 }
 
-function keyOf(i) {
-  return 'k' + String(i).padStart(15, '0');
-}
 
-function makeRandom(seed) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 function sleepMs(ms) {

@@ -1,0 +1,56 @@
+// Shared by the benchmark scripts: the same seeded data for every store and every script.
+
+/** xorshift32: a small seeded generator; the same seed gives the same sequence everywhere. */
+export function makeRandom(seed) {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s;
+  };
+}
+
+/** Uniform integer in [0, n) for n well below 2^32. */
+export function below(rand, n) {
+  return Math.floor((rand() / 4294967296) * n);
+}
+
+/** The 16-byte ASCII key of index i: 'k' and 15 zero-padded digits. */
+export function keyOf(i) {
+  return 'k' + String(i).padStart(15, '0');
+}
+
+/** `count` distinct random values of `size` bytes. */
+export function makeValues(seed, count, size) {
+  const rand = makeRandom(seed);
+  const pool = [];
+  for (let i = 0; i < count; i++) {
+    const b = Buffer.allocUnsafe(size);
+    for (let j = 0; j < size; j++) b[j] = rand() & 0xff;
+    pool.push(b);
+  }
+  return pool;
+}
+
+/** 0 .. n-1 in a seeded Fisher-Yates order. */
+export function shuffledOrder(n, seed) {
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  const rand = makeRandom(seed);
+  for (let i = n - 1; i > 0; i--) {
+    const j = below(rand, i + 1);
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  return order;
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
