@@ -1,4 +1,9 @@
 // Shared by the benchmark scripts: the same seeded data for every store and every script.
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** xorshift32: a small seeded generator; the same seed gives the same sequence everywhere. */
 export function makeRandom(seed) {
@@ -53,4 +58,17 @@ export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** The commit measured, and any uncommitted change under src/ (so a result names its build). */
+export function gitState() {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: path.join(here, '..'), encoding: 'utf8' }).trim().split('\n').filter(Boolean)
+      // compiler output left in src/ is not a source change
+      .filter((l) => !/^\?\? .*\.(js|d\.ts|js\.map)$/.test(l));
+    return { commit, srcChanges: dirty };
+  } catch {
+    return null;
+  }
 }

@@ -25,11 +25,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { open as openLmdb } from 'lmdb';
-import { makeRandom, keyOf, makeValues as makeValuePool } from './common.mjs';
+import { gitState, makeRandom, keyOf, makeValues as makeValuePool } from './common.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const here = path.dirname(self);
@@ -248,17 +247,6 @@ function loadStore(db, n, values) {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-function gitState() {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: path.join(here, '..'), encoding: 'utf8' }).trim().split('\n').filter(Boolean)
-      // compiler output that someone left in src/ is not a source change
-      .filter((l) => !/^\?\? .*\.(js|d\.ts|js\.map)$/.test(l));
-    return { commit, srcChanges: dirty };
-  } catch {
-    return null;
-  }
-}
 
 async function main() {
   const N = parsePositive(process.env.BENCH_N, 1_000_000, 'BENCH_N');

@@ -42,10 +42,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { makeRandom, keyOf } from './common.mjs';
+import { gitState, makeRandom, keyOf } from './common.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const here = path.dirname(self);
@@ -292,17 +291,6 @@ async function runConfig(db, n, L, R, rand, values) {
   }
 }
 
-function gitState() {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: path.join(here, '..'), encoding: 'utf8' }).trim().split('\n').filter(Boolean)
-      // compiler output that someone left in src/ is not a source change
-      .filter((l) => !/^\?\? .*\.(js|d\.ts|js\.map)$/.test(l));
-    return { commit, srcChanges: dirty };
-  } catch {
-    return null;
-  }
-}
 
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
 

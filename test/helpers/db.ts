@@ -11,6 +11,8 @@ import * as path from 'node:path';
 import { afterEach, expect } from 'vitest';
 import { open, type OpenOptions, type RootDatabase } from '../../src/database.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
+import { Cursor } from '../../src/btree/cursor.js';
+import { readDbInfo } from '../../src/pages/meta.js';
 
 const dirs: string[] = [];
 const dbs: RootDatabase[] = [];
@@ -116,3 +118,27 @@ afterEach(async () => {
   }
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
+
+/** Every database of the current version as name -> "hex key:hex value" rows in key order (main is ''). */
+export function rawContents(db: RootDatabase): Map<string, string[]> {
+  const r = db.env.beginRead(false);
+  try {
+    const trees: Array<[string, ReturnType<typeof readDbInfo>]> = [['', r.meta.main]];
+    if (r.meta.catalog.root !== 0) {
+      const c = new Cursor(r, r.meta.catalog);
+      for (let ok = c.first(); ok; ok = c.next()) trees.push([Buffer.from(c.key()).toString(), readDbInfo(c.value(), 0)]);
+    }
+    const out = new Map<string, string[]>();
+    for (const [name, tree] of trees) {
+      const rows: string[] = [];
+      if (tree.root !== 0) {
+        const c = new Cursor(r, tree);
+        for (let ok = c.first(); ok; ok = c.next()) rows.push(`${Buffer.from(c.key()).toString('hex')}:${Buffer.from(c.value()).toString('hex')}`);
+      }
+      out.set(name, rows);
+    }
+    return out;
+  } finally {
+    r.end();
+  }
+}

@@ -11,32 +11,9 @@ import { readDbInfo } from '../../src/pages/meta.js';
 import { leafCellSizeFor } from '../../src/pages/node.js';
 import { PAGE_HEADER, SLOT_WIDTH, maxCellSize } from '../../src/pages/layout.js';
 import { compact } from '../../src/tools/compact.js';
-import { codeOf, expectClean, openFile, tempDir, tempPath, track } from '../helpers/db.js';
+import { codeOf, expectClean, openFile, rawContents, tempDir, tempPath, track } from '../helpers/db.js';
 import * as path from 'node:path';
 
-/** Every database of the current version as name -> "hex key:hex value" rows in key order (main is ''). */
-function rawContents(db: RootDatabase): Map<string, string[]> {
-  const r = db.env.beginRead(false);
-  try {
-    const trees: Array<[string, ReturnType<typeof readDbInfo>]> = [['', r.meta.main]];
-    if (r.meta.catalog.root !== 0) {
-      const c = new Cursor(r, r.meta.catalog);
-      for (let ok = c.first(); ok; ok = c.next()) trees.push([Buffer.from(c.key()).toString(), readDbInfo(c.value(), 0)]);
-    }
-    const out = new Map<string, string[]>();
-    for (const [name, tree] of trees) {
-      const rows: string[] = [];
-      if (tree.root !== 0) {
-        const c = new Cursor(r, tree);
-        for (let ok = c.first(); ok; ok = c.next()) rows.push(`${Buffer.from(c.key()).toString('hex')}:${Buffer.from(c.value()).toString('hex')}`);
-      }
-      out.set(name, rows);
-    }
-    return out;
-  } finally {
-    r.end();
-  }
-}
 
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;

@@ -8,31 +8,8 @@ import type { RootDatabase } from '../../src/database.js';
 import { Cursor } from '../../src/btree/cursor.js';
 import { readDbInfo } from '../../src/pages/meta.js';
 import { DUMP_FORMAT, DUMP_VERSION, DumpReader, dump, load } from '../../src/tools/dump.js';
-import { codeOf, expectClean, openFile, openMem, tempPath } from '../helpers/db.js';
+import { codeOf, expectClean, openFile, openMem, rawContents, tempPath } from '../helpers/db.js';
 
-/** Every database as name -> "hex key:hex value" rows in key order (main is ''). */
-function rawContents(db: RootDatabase): Map<string, string[]> {
-  const r = db.env.beginRead(false);
-  try {
-    const trees: Array<[string, ReturnType<typeof readDbInfo>]> = [['', r.meta.main]];
-    if (r.meta.catalog.root !== 0) {
-      const c = new Cursor(r, r.meta.catalog);
-      for (let ok = c.first(); ok; ok = c.next()) trees.push([Buffer.from(c.key()).toString(), readDbInfo(c.value(), 0)]);
-    }
-    const out = new Map<string, string[]>();
-    for (const [name, tree] of trees) {
-      const rows: string[] = [];
-      if (tree.root !== 0) {
-        const c = new Cursor(r, tree);
-        for (let ok = c.first(); ok; ok = c.next()) rows.push(`${Buffer.from(c.key()).toString('hex')}:${Buffer.from(c.value()).toString('hex')}`);
-      }
-      out.set(name, rows);
-    }
-    return out;
-  } finally {
-    r.end();
-  }
-}
 
 /** Collects what dump() writes. */
 async function dumpText(db: RootDatabase, options: Parameters<typeof dump>[2] = {}): Promise<string> {
