@@ -28,7 +28,7 @@ import { dump, load, type DumpReader, type DumpOptions, type DumpResult, type Lo
 import type { Readable, Writable } from 'node:stream';
 import {
   InvalidKeyError, InvalidOptionError, KeyTooLargeError, TransactionEndedError,
-  ValueTooLargeError, WouldDeadlockError,
+  ValueTooLargeError,
 } from './errors.js';
 
 export type ValueEncoding = 'msgpack' | 'binary' | 'string' | 'json';
@@ -526,11 +526,8 @@ export class RootDatabase<V = any> extends Database<V> {
     this.env.close();
   }
 
-  /** Closes at once: queued asynchronous writes that have not started are rejected. */
+  /** Closes at once: an open write transaction is aborted, queued asynchronous writes are rejected. */
   closeSync(): void {
-    if (this.env.writeTxn !== null && this.queue.queued > 0) {
-      throw new WouldDeadlockError('closeSync() while a write transaction of this thread is open');
-    }
     this.env.close();
   }
 }

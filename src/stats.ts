@@ -46,7 +46,8 @@ export interface Stats {
   readers: number;
   oldestReaderAgeMs: number;
   oldestReaderTxnId: number | undefined;
-  cache: { pages: number; capacity: number; hits: number; misses: number };
+  /** This thread's page cache, and the pages it read from and wrote to the file since open. */
+  cache: { pages: number; capacity: number; hits: number; misses: number; pagesRead: number; pagesWritten: number };
 }
 
 export function databaseStats(env: Environment, name: string | null): Stats {
@@ -99,6 +100,6 @@ export function databaseStats(env: Environment, name: string | null): Stats {
     readers: readers.length,
     oldestReaderAgeMs: oldest ? now - oldest.startedAt : 0,
     oldestReaderTxnId: oldest?.txnId,
-    cache: { pages: cache.size, capacity: cache.capacity, hits: cache.hits, misses: cache.misses },
+    cache: { pages: cache.size, capacity: cache.capacity, hits: cache.hits, misses: cache.misses, pagesRead: env.pager.pagesRead, pagesWritten: env.pager.pagesWritten },
   };
 }

@@ -220,8 +220,3 @@ export function replaySpaceMap(
   const pending = [...groups.entries()].sort((a, b) => a[0] - b[0]).map(([txn, pages]) => ({ txn, pages }));
   return { free, chain, pending };
 }
-
-/** The txn id of a FREE record header at `at` (exported for tools that print the log). */
-export function recordTxn(p: Uint8Array, at: number): number {
-  return u64(p, at + 4);
-}

@@ -19,7 +19,6 @@ export interface WriteOp {
 export class WriteQueue {
   private batch: WriteOp[] | null = null;
   private tail: Promise<void> = Promise.resolve();
-  private pending = 0;
 
   constructor(private readonly env: Environment) {}
 
@@ -64,20 +63,9 @@ export class WriteQueue {
     return this.tail;
   }
 
-  get queued(): number {
-    return this.pending;
-  }
-
+  /** Jobs handle their own errors, so the chain never rejects and never stops. */
   private enqueue(job: () => Promise<void>): void {
-    this.pending++;
-    const run = async (): Promise<void> => {
-      try {
-        await job();
-      } finally {
-        this.pending--;
-      }
-    };
-    this.tail = this.tail.then(run, run);
+    this.tail = this.tail.then(job, job);
   }
 
   private async runBatch(ops: WriteOp[]): Promise<void> {
