@@ -24,7 +24,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { open as openLmdb } from 'lmdb';
 import { open as openRota } from '../dist/index.js';
-import { makeRandom, keyOf } from './common.mjs';
+import { machineInfo, makeRandom, keyOf } from './common.mjs';
 
 const KEYS = count('CHURN_KEYS', 100_000);
 const ROUNDS = count('CHURN_ROUNDS', 200);
@@ -171,9 +171,9 @@ async function runOnce(storeName, withReader, dir) {
 const mib = (b) => (b / 1048576).toFixed(2);
 
 async function main() {
-  const lmdbVersion = JSON.parse(fs.readFileSync(new URL('../node_modules/lmdb/package.json', import.meta.url), 'utf8')).version;
+  const machine = machineInfo();
   console.log('# churn: file size over time, rotadb vs lmdb-js');
-  console.log(`node ${process.version} on ${os.platform()} ${os.release()} ${os.arch()}, ${os.cpus().length} CPUs, lmdb-js ${lmdbVersion}`);
+  console.log(`node ${machine.node} on ${machine.platform}, ${machine.cpus} CPUs, lmdb-js ${machine.lmdb}`);
   console.log(`${KEYS} keys, ${VALUE_SIZE}-byte values, ${ROUNDS} rounds of one transaction each: update ${UPDATE * 100}%, re-insert the previous round's deletes, delete ${DELETE * 100}%`);
   console.log(`"+ reader": a read transaction kept for ${READER_ROUNDS} rounds (commits), then replaced. Sizes in MiB (data file, st.size).`);
   console.log('');

@@ -1,5 +1,7 @@
 // Shared by the benchmark scripts: the same seeded data for every store and every script.
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -71,4 +73,20 @@ export function gitState() {
   } catch {
     return null;
   }
+}
+
+/** The machine and library versions a result was measured with. */
+export function machineInfo() {
+  const version = (pkg) => JSON.parse(fs.readFileSync(new URL(`../node_modules/${pkg}/package.json`, import.meta.url), 'utf8')).version;
+  return {
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    totalMemMiB: Math.round(os.totalmem() / 1048576),
+    loadavgAtStart: os.loadavg().map((x) => Number(x.toFixed(2))),
+    tmpdir: os.tmpdir(),
+    lmdb: version('lmdb'),
+    tinybench: version('tinybench'),
+  };
 }

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import { open as openLmdb } from 'lmdb';
 import { open as openRota } from '../dist/index.js';
-import { makeRandom, below, keyOf, makeValues as makeValuePool, shuffledOrder } from './common.mjs';
+import { machineInfo, makeRandom, below, keyOf, makeValues as makeValuePool, shuffledOrder } from './common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -254,21 +254,9 @@ async function main() {
       try { await db.close(); } catch (e) { log(`(close failed: ${e && e.message})`); }
     }
   };
-  const lmdbVersion = JSON.parse(fs.readFileSync(new URL('../node_modules/lmdb/package.json', import.meta.url), 'utf8')).version;
-  const tinybenchVersion = JSON.parse(fs.readFileSync(new URL('../node_modules/tinybench/package.json', import.meta.url), 'utf8')).version;
-  const machine = {
-    node: process.version,
-    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-    cpus: os.cpus().length,
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    totalMemMiB: Math.round(os.totalmem() / 1048576),
-    loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '),
-    tmpdir: os.tmpdir(),
-    lmdb: lmdbVersion,
-    tinybench: tinybenchVersion,
-  };
+  const machine = machineInfo();
   log('# rotadb vs lmdb-js: core benchmark');
-  log(`node ${machine.node} on ${machine.platform}, ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.totalMemMiB} MiB RAM, load average ${machine.loadavg}`);
+  log(`node ${machine.node} on ${machine.platform}, ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.totalMemMiB} MiB RAM, load average ${machine.loadavgAtStart.join(' ')}`);
   log(`lmdb-js ${machine.lmdb}, tinybench ${machine.tinybench}, temp dir ${dir}`);
   log(`N = ${N} entries, 16-byte string keys, ${VALUE_SIZE}-byte binary values, write transactions of ${TXN_SIZE} puts`);
   log('One-shot workloads (loads, full scan, commit loops) run once per store, timed with process.hrtime.bigint();');

@@ -28,7 +28,7 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { open as openLmdb } from 'lmdb';
-import { gitState, makeRandom, keyOf, makeValues as makeValuePool } from './common.mjs';
+import { gitState, machineInfo, makeRandom, keyOf, makeValues as makeValuePool } from './common.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const here = path.dirname(self);
@@ -254,20 +254,11 @@ async function main() {
   const warmupMs = parsePositive(process.env.BENCH_WARMUP_MS, 500, 'BENCH_WARMUP_MS');
   const rounds = parsePositive(process.env.BENCH_ROUNDS, 5, 'BENCH_ROUNDS');
   const started = process.hrtime.bigint();
-  const lmdbVersion = JSON.parse(fs.readFileSync(new URL('../node_modules/lmdb/package.json', import.meta.url), 'utf8')).version;
-  const machine = {
-    node: process.version,
-    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-    cpus: os.cpus().length,
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    totalMemMiB: Math.round(os.totalmem() / 1048576),
-    loadavgAtStart: os.loadavg().map((x) => Number(x.toFixed(2))),
-    lmdb: lmdbVersion,
-  };
+  const machine = machineInfo();
   const git = gitState();
   const log = (...a) => console.log(...a);
   log('# Random gets from worker threads: rotadb vs lmdb-js');
-  log(`node ${machine.node}, ${machine.platform}, ${machine.cpus} CPUs (${machine.cpuModel}), load average ${machine.loadavgAtStart.join(' ')}, lmdb-js ${lmdbVersion}`);
+  log(`node ${machine.node}, ${machine.platform}, ${machine.cpus} CPUs (${machine.cpuModel}), load average ${machine.loadavgAtStart.join(' ')}, lmdb-js ${machine.lmdb}`);
   log(`rotadb module: ${rotadbModule} (${rotadbBuild})`);
   if (git) log(`git ${git.commit}${git.srcChanges.length ? `, uncommitted changes in src/: ${git.srcChanges.join('; ')}` : ''}`);
   log(`N = ${N}, 16-char string keys, ${VALUE_SIZE}-byte binary values; per measurement ${warmupMs} ms warm-up + ${durationMs / 1000} s timed; ${rounds} rounds`);

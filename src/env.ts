@@ -275,7 +275,7 @@ export class Environment {
       throw e;
     }
     const meta = this.metaOf(slot);
-    if (!short) this.locks.setTxn(entry, meta.txnId, Date.now());
+    if (!short) this.locks.setTxn(entry, meta.txnId);
     const txn = new ReadTxn(this, slot, meta, entry, !short);
     if (!short) this.openReads.add(txn);
     return txn;

@@ -11,7 +11,7 @@
  * split hands its parent a separator and a new right sibling through `pendingSplit`.
  */
 import { branchSearch, lcp, leafSearch } from './search.js';
-import { overflowPageCount, type PageReader, type PageWriter, type TreeInfo } from './store.js';
+import { emptyTree, overflowPageCount, type PageReader, type PageWriter, type TreeInfo } from './store.js';
 import {
   BRANCH_CELL_OVERHEAD, BRANCH_KEY, BRANCH_KEYLEN, LEAF_CELL_OVERHEAD, LEAF_KEY, LEAF_KEYLEN, PAGE_HEADER, PageType,
   SLOT_WIDTH, maxCellSize, minFill,
@@ -477,6 +477,6 @@ export function freeTree(w: PageWriter, tree: TreeInfo): void {
     w.freePage(pgno);
   };
   if (tree.root !== 0) walk(tree.root, tree.depth);
-  Object.assign(tree, { root: 0, depth: 0, entries: 0, branchPages: 0, leafPages: 0, overflowPages: 0 });
+  Object.assign(tree, emptyTree());
 }
 

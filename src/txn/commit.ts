@@ -22,7 +22,8 @@ export function commit(txn: WriteTxn): void {
   let meta: Meta;
   let spaceMap: { pages: number[]; snapshot: boolean; oldChain: number[] };
   try {
-    // 1. Catalog: store the descriptor of every named database this transaction changed.
+    // 1. Catalog: store the descriptor of every named database this transaction changed; give
+    //    the file's free tail back.
     writeCatalog(txn);
     trimHighWater(txn);
     // 2. Free space: turn the page accounting into space-map records and their pages.
@@ -76,7 +77,7 @@ export function commit(txn: WriteTxn): void {
   txn.state = 'committed';
   // Page numbers this commit took from the free set now hold new contents, and trimmed ones may
   // come back with new contents later; other threads may have cached the old ones.
-  env.publish(txn, meta, txn.fromFree.filter((p) => txn.own.has(p)).concat(txn.trimmed));
+  env.publish(txn, meta, txn.reusedPages());
 }
 
 /**
@@ -153,7 +154,7 @@ function chainPages(txn: WriteTxn): number[] {
 
 function deltaRecords(txn: WriteTxn): SpaceRecord[] {
   const fromFree = new Set(txn.fromFree);
-  const allocs = txn.fromFree.filter((p) => txn.own.has(p)).concat(txn.trimmed);
+  const allocs = txn.reusedPages();
   const freeNow = txn.localFree.filter((p) => !fromFree.has(p));
   const out: SpaceRecord[] = [];
   if (allocs.length) out.push({ kind: SM_ALLOC, txn: 0, runs: runsOf(allocs) });

@@ -285,12 +285,11 @@ export class LockTable {
     return -1;
   }
 
-  /** Records the full version id of a transaction entry (for readers() and stats). */
-  setTxn(r: number, txnId: number, now: number): void {
+  /** Records the full version id of a transaction entry (for readers() and stats); claim() set its start. */
+  setTxn(r: number, txnId: number): void {
     const e = this.readersBase + r * READER_WORDS;
     Atomics.store(this.i32, e + R_TXN_LO, txnId | 0);
     Atomics.store(this.i32, e + R_TXN_HI, Math.floor(txnId / 0x100000000));
-    this.f64[(e + R_START) >>> 1] = now;
   }
 
   /** Marks a new short read on a thread entry (the writer tells old pins from new ones by it). */

@@ -10,7 +10,7 @@
  * Abort gives `fromFree` back to the free set and forgets the rest; nothing was written.
  */
 import type { PageWriter, TreeInfo } from '../btree/store.js';
-import { overflowPageCount } from '../btree/store.js';
+import { emptyTree, overflowPageCount } from '../btree/store.js';
 import type { Meta } from '../pages/meta.js';
 import { readCatalog } from './read.js';
 import { MAX_PAGES, PAGE_HEADER, PAGE_TXN, PAGE_TYPE, PAGE_UPPER, PageType } from '../pages/layout.js';
@@ -76,7 +76,7 @@ export class WriteTxn implements PageWriter {
     const src = this.get(pgno);
     const np = this.allocPage();
     this.dirty.get(np)!.set(src);
-    this.freePage(pgno);
+    this.freeCommitted(pgno, src);
     return np;
   }
 
@@ -97,10 +97,23 @@ export class WriteTxn implements PageWriter {
       this.dirty.delete(pgno);
       this.localFree.push(pgno);
     } else {
-      this.freed.push(pgno);
-      // the header names the transaction that wrote the page (committed pages are never rewritten)
-      this.freedBirth.push(fullTxn(this.base.txnId, u32(this.get(pgno), PAGE_TXN)));
+      this.freeCommitted(pgno, this.get(pgno));
     }
+  }
+
+  /** Frees a committed page under this transaction's id, with its birth for the epoch rule. */
+  private freeCommitted(pgno: number, page: Uint8Array): void {
+    this.freed.push(pgno);
+    // the header names the transaction that wrote the page (committed pages are never rewritten)
+    this.freedBirth.push(fullTxn(this.base.txnId, u32(page, PAGE_TXN)));
+  }
+
+  /**
+   * Page numbers this transaction took from the free set (still its own at commit) or trimmed
+   * off the file: ALLOC records in the space map, and the reuse log for other threads' caches.
+   */
+  reusedPages(): number[] {
+    return this.fromFree.filter((p) => this.own.has(p)).concat(this.trimmed);
   }
 
   writeOverflow(value: Uint8Array, length: number): number {
@@ -149,7 +162,7 @@ export class WriteTxn implements PageWriter {
     let e = this.named.get(name);
     if (e === undefined) {
       const t = readCatalog(this, this.catalog, name);
-      const tree = t ?? { root: 0, depth: 0, entries: 0, branchPages: 0, leafPages: 0, overflowPages: 0 };
+      const tree = t ?? emptyTree();
       e = { tree, before: t ? JSON.stringify(t) : '' };
       this.named.set(name, e);
     }
@@ -158,7 +171,9 @@ export class WriteTxn implements PageWriter {
 
   /** Whether database `name` exists in this transaction's view. */
   hasTree(name: string): boolean {
-    return this.named.has(name) ? this.named.get(name)!.before !== '' || this.named.get(name)!.tree.root !== 0 : readCatalog(this, this.catalog, name) !== undefined;
+    const e = this.named.get(name);
+    if (e === undefined) return readCatalog(this, this.catalog, name) !== undefined;
+    return e.before !== '' || e.tree.root !== 0;
   }
 
   // ---- end

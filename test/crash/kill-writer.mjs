@@ -63,8 +63,8 @@ export function valueFor(n, i) {
   return out;
 }
 
-/** A small seeded generator for the writer's choices (mulberry32-style). */
-function rng(seed) {
+/** A small seeded generator for the writer's choices (mulberry32-style); the parent uses it too. */
+export function rng(seed) {
   let s = seed >>> 0;
   return () => {
     s = (s + 0x6d2b79f5) >>> 0;

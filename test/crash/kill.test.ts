@@ -27,6 +27,7 @@ type Rota = typeof import('../../src/index.js');
 type Db = ReturnType<Rota['open']>;
 interface WriterModule {
   valueFor(n: number, i: number): Buffer;
+  rng(seed: number): () => number;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -49,16 +50,6 @@ function envInt(name: string, fallback: number): number {
   return n;
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -289,7 +280,7 @@ describe('SIGKILL during commits', () => {
     const file = path.join(dir, 'kill.rdb');
     const lockPath = `${file}-lock`;
     const stateFile = path.join(dir, 'state.json');
-    const random = rng(SEED);
+    const random = writer.rng(SEED);
     const live = new Map<number, number>();
     let next = 1;
     const stats = {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { RotaError, StorageError } from '../../src/errors.js';
 import { FaultyStorage, SimulatedCrash } from '../../src/storage/faulty.js';
 import type { MemoryStorage } from '../../src/storage/memory.js';
+import { thrown } from '../helpers/thrown.js';
 
 const fill = (n: number, v: number) => new Uint8Array(n).fill(v);
 
@@ -10,15 +11,6 @@ function readAll(s: FaultyStorage | MemoryStorage): Uint8Array {
   const out = new Uint8Array(s.size());
   s.read(out, 0);
   return out;
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected an exception');
 }
 
 describe('FaultyStorage: durable vs pending', () => {

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NotADatabaseError, StorageError } from '../../src/errors.js';
 import { FileStorage } from '../../src/storage/file.js';
+import { thrown } from '../helpers/thrown.js';
 
 let dir: string;
 const opened: FileStorage[] = [];
@@ -18,16 +19,6 @@ function bytes(n: number, seed: number): Uint8Array {
   const b = new Uint8Array(n);
   for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
   return b;
-}
-
-/** Runs `fn` and returns what it threw; fails the test if it did not throw. */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected an exception');
 }
 
 beforeEach(() => {
