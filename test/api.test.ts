@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import type { RootDatabase } from '../src/database.js';
+import type { RootDatabase } from '../src/api/database.js';
 import type { Key } from '../src/encoding/keys.js';
 import { codeOf, expectClean, openFile, openMem, sleep, syncCodeOf, tempPath } from './helpers/db.js';
 

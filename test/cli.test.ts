@@ -9,9 +9,9 @@ import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { open } from '../src/database.js';
+import { open } from '../src/api/database.js';
 import { branchChild } from '../src/pages/node.js';
-import { main } from '../src/cli.js';
+import { main } from '../src/cli/main.js';
 import { tempDir, track } from './helpers/db.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -64,7 +64,7 @@ function newest(dir: string): number {
 // when it is missing or older than src/ (a run without that setup), since rebuilding dist/ while
 // other test files load it (worker threads, child processes) would race with them.
 beforeAll(() => {
-  const built = path.join(root, 'dist', 'cli.js');
+  const built = path.join(root, 'dist', 'cli', 'main.js');
   if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < newest(path.join(root, 'src'))) {
     execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe' });
   }

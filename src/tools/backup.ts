@@ -17,7 +17,7 @@
  */
 import * as fs from 'node:fs';
 import * as pathMod from 'node:path';
-import type { RootDatabase } from '../database.js';
+import type { RootDatabase } from '../api/database.js';
 import { encodeMeta } from '../pages/meta.js';
 import { RotaError } from '../errors.js';
 import {

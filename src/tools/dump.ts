@@ -13,7 +13,7 @@
  */
 import * as readline from 'node:readline';
 import { Readable, type Writable } from 'node:stream';
-import type { RootDatabase } from '../database.js';
+import type { RootDatabase } from '../api/database.js';
 import { Cursor } from '../btree/cursor.js';
 import { MAX_VALUE_SIZE } from '../pages/layout.js';
 import { FormatVersionError, RotaError } from '../errors.js';

@@ -8,7 +8,7 @@ import type { Meta } from '../pages/meta.js';
 import { readDbInfo } from '../pages/meta.js';
 import { cellValue, found, lookup } from '../btree/tree.js';
 import { CorruptionError, ReaderExpiredError, TransactionEndedError } from '../errors.js';
-import type { Environment } from '../env.js';
+import type { Environment } from '../env/environment.js';
 
 export class ReadTxn implements PageReader {
   readonly pageSize: number;

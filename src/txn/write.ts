@@ -16,8 +16,8 @@ import { readCatalog } from './read.js';
 import { MAX_PAGES, PAGE_HEADER, PAGE_TXN, PAGE_TYPE, PAGE_UPPER, PageType } from '../pages/layout.js';
 import { setU32, u32 } from '../pages/bytes.js';
 import { CorruptionError, RotaError, TransactionEndedError } from '../errors.js';
-import type { Environment } from '../env.js';
-import { fullTxn } from './locks.js';
+import type { Environment } from '../env/environment.js';
+import { fullTxn } from '../sync/locks.js';
 import { commit } from './commit.js';
 
 export class WriteTxn implements PageWriter {

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, expect } from 'vitest';
-import { open, type OpenOptions, type RootDatabase } from '../../src/database.js';
+import { open, type OpenOptions, type RootDatabase } from '../../src/api/database.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { Cursor } from '../../src/btree/cursor.js';
 import { readDbInfo } from '../../src/pages/meta.js';

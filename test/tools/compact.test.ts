@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { open, type RootDatabase } from '../../src/database.js';
+import { open, type RootDatabase } from '../../src/api/database.js';
 import { Cursor } from '../../src/btree/cursor.js';
 import { readDbInfo } from '../../src/pages/meta.js';
 import { leafCellSizeFor } from '../../src/pages/node.js';

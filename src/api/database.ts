@@ -6,30 +6,30 @@
  * beginWrite(), or the callback of transaction()), every read and write made through any database
  * handle of the file goes into that transaction, as in lmdb-js.
  */
-import { Environment, isHandle, type DatabaseHandle, type EnvOptions } from './env.js';
-import { keyCodec, type Key, type KeyCodec } from './encoding/keys.js';
-import { valueCodec, type ValueCodec } from './encoding/values.js';
-import { cellValue, del, found, lookup, put } from './btree/tree.js';
-import { Cursor } from './btree/cursor.js';
-import { leafIsOverflow, leafKeyLen, leafValueLen, leafValueStart, upperOf } from './pages/node.js';
-import type { PageReader, TreeInfo } from './btree/store.js';
-import { compareBytes, copyOf } from './pages/bytes.js';
-import { LEAF_KEY, MAX_VALUE_SIZE, maxKeySize } from './pages/layout.js';
-import { WriteQueue } from './txn/batch.js';
-import type { ReadTxn } from './txn/read.js';
-import type { WriteTxn } from './txn/write.js';
+import { Environment, isHandle, type DatabaseHandle, type EnvOptions } from '../env/environment.js';
+import { keyCodec, type Key, type KeyCodec } from '../encoding/keys.js';
+import { valueCodec, type ValueCodec } from '../encoding/values.js';
+import { cellValue, del, found, lookup, put } from '../btree/tree.js';
+import { Cursor } from '../btree/cursor.js';
+import { leafIsOverflow, leafKeyLen, leafValueLen, leafValueStart, upperOf } from '../pages/node.js';
+import type { PageReader, TreeInfo } from '../btree/store.js';
+import { compareBytes, copyOf } from '../pages/bytes.js';
+import { LEAF_KEY, MAX_VALUE_SIZE, maxKeySize } from '../pages/layout.js';
+import { WriteQueue } from './write-queue.js';
+import type { ReadTxn } from '../txn/read.js';
+import type { WriteTxn } from '../txn/write.js';
 import { RangeIterable } from './range.js';
-import { checkEnvironment, type CheckReport } from './check.js';
-import { databaseStats, type Stats } from './stats.js';
-import type { ReaderInfo } from './txn/locks.js';
-import { compact, type CompactOptions, type CompactResult } from './tools/compact.js';
-import { backup, type BackupOptions, type BackupResult } from './tools/backup.js';
-import { dump, load, type DumpReader, type DumpOptions, type DumpResult, type LoadOptions, type LoadResult } from './tools/dump.js';
+import { checkEnvironment, type CheckReport } from '../tools/check.js';
+import { databaseStats, type Stats } from '../tools/stats.js';
+import type { ReaderInfo } from '../sync/locks.js';
+import { compact, type CompactOptions, type CompactResult } from '../tools/compact.js';
+import { backup, type BackupOptions, type BackupResult } from '../tools/backup.js';
+import { dump, load, type DumpReader, type DumpOptions, type DumpResult, type LoadOptions, type LoadResult } from '../tools/dump.js';
 import type { Readable, Writable } from 'node:stream';
 import {
   InvalidKeyError, InvalidOptionError, KeyTooLargeError, TransactionEndedError,
   ValueTooLargeError,
-} from './errors.js';
+} from '../errors.js';
 
 export type ValueEncoding = 'msgpack' | 'binary' | 'string' | 'json';
 export type KeyEncoding = 'ordered' | 'binary';

@@ -6,8 +6,8 @@
  * A job waits for its root slot with Atomics.waitAsync and holds nothing while waiting, so the
  * thread's reads and synchronous writes go on meanwhile.
  */
-import type { Environment } from '../env.js';
-import type { WriteTxn } from './write.js';
+import type { Environment } from '../env/environment.js';
+import type { WriteTxn } from '../txn/write.js';
 
 export interface WriteOp {
   /** Applies the operation inside the transaction and returns its result. */

@@ -1,9 +1,9 @@
 /** stats(): sizes, free space, and what pins versions (readers per slot, oldest reader, waits). */
-import type { Environment } from './env.js';
-import { readCatalog } from './txn/read.js';
-import type { TreeInfo } from './btree/store.js';
-import { Cursor } from './btree/cursor.js';
-import { readDbInfo } from './pages/meta.js';
+import type { Environment } from '../env/environment.js';
+import { readCatalog } from '../txn/read.js';
+import type { TreeInfo } from '../btree/store.js';
+import { Cursor } from '../btree/cursor.js';
+import { readDbInfo } from '../pages/meta.js';
 
 export interface SlotStats {
   slot: number;

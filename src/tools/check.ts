@@ -3,11 +3,11 @@
  * high-water mark must be owned exactly once, by a root slot, a tree, an overflow run, the space
  * map, or the free list; and every tree must be well formed (see btree/check.ts).
  */
-import { checkTree } from './btree/check.js';
-import { Cursor } from './btree/cursor.js';
-import { readDbInfo } from './pages/meta.js';
-import { replaySpaceMap } from './pages/spacemap.js';
-import type { Environment } from './env.js';
+import { checkTree } from '../btree/check.js';
+import { Cursor } from '../btree/cursor.js';
+import { readDbInfo } from '../pages/meta.js';
+import { replaySpaceMap } from '../pages/spacemap.js';
+import type { Environment } from '../env/environment.js';
 
 export interface CheckReport {
   ok: boolean;

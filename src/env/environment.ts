@@ -8,26 +8,26 @@
 import * as fs from 'node:fs';
 import * as pathMod from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import type { Storage } from './storage/storage.js';
-import { FileStorage } from './storage/file.js';
-import { Pager } from './pages/pager.js';
-import { decodeMeta, encodeMeta, type Meta } from './pages/meta.js';
+import type { Storage } from '../storage/storage.js';
+import { FileStorage } from '../storage/file.js';
+import { Pager } from '../pages/pager.js';
+import { decodeMeta, encodeMeta, type Meta } from '../pages/meta.js';
 import {
   DEFAULT_PAGE_SIZE, DEFAULT_ROOTS, FORMAT_VERSION, MAX_PAGE_SIZE, MAX_ROOTS, MIN_PAGE_SIZE, SLOT_MAGIC,
   SLOT_PAGE_SIZE, SPACEMAP_NEXT, isValidPageSize, MAGIC,
-} from './pages/layout.js';
-import { u32 } from './pages/bytes.js';
-import { FreeSpace, replaySpaceMap } from './pages/spacemap.js';
-import { FreeSet } from './pages/freeset.js';
-import { emptyTree } from './btree/store.js';
-import { KIND_THREAD, KIND_TXN, LockTable, MAX_THREADS, fullTxn, type ReaderInfo } from './txn/locks.js';
-import { ReadTxn } from './txn/read.js';
-import { WriteTxn } from './txn/write.js';
+} from '../pages/layout.js';
+import { u32 } from '../pages/bytes.js';
+import { FreeSpace, replaySpaceMap } from '../pages/spacemap.js';
+import { FreeSet } from '../pages/freeset.js';
+import { emptyTree } from '../btree/store.js';
+import { KIND_THREAD, KIND_TXN, LockTable, MAX_THREADS, fullTxn, type ReaderInfo } from '../sync/locks.js';
+import { ReadTxn } from '../txn/read.js';
+import { WriteTxn } from '../txn/write.js';
 import {
   AlreadyOpenError, CorruptionError, DatabaseClosedError, DatabaseFailedError, DatabaseLockedError,
   FormatVersionError, InvalidOptionError, NotADatabaseError, ReadersFullError, ReadTimeoutError,
   ReaderExpiredError, RotaError, WouldDeadlockError, WriteTimeoutError,
-} from './errors.js';
+} from '../errors.js';
 
 export interface EnvOptions {
   /** Path of the database file. Either this, `storage`, or a handle from db.handle(). */

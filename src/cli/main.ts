@@ -9,11 +9,11 @@
  */
 import * as fs from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import { open, type OpenOptions, type RootDatabase } from './database.js';
-import { RotaError } from './errors.js';
-import { compact, listDatabases, refuseExisting, removeQuietly, type ProgressCallback } from './tools/compact.js';
-import { backup } from './tools/backup.js';
-import { DumpReader, dump, load } from './tools/dump.js';
+import { open, type OpenOptions, type RootDatabase } from '../api/database.js';
+import { RotaError } from '../errors.js';
+import { compact, listDatabases, refuseExisting, removeQuietly, type ProgressCallback } from '../tools/compact.js';
+import { backup } from '../tools/backup.js';
+import { DumpReader, dump, load } from '../tools/dump.js';
 
 export interface CliIO {
   stdout: Writable & { isTTY?: boolean };
