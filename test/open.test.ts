@@ -470,7 +470,6 @@ describe('the lock file', () => {
 // ---------------------------------------------------------------- a second process
 
 const distIndex = fileURLToPath(new URL('../dist/index.js', import.meta.url));
-const packageRoot = fileURLToPath(new URL('..', import.meta.url));
 
 /** The child: opens ROTA_FILE with the built package, prints OPENED <value of 'k'> or ERROR <code>. */
 const childScript = `

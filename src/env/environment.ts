@@ -26,7 +26,7 @@ import { WriteTxn } from '../txn/write.js';
 import {
   AlreadyOpenError, CorruptionError, DatabaseClosedError, DatabaseFailedError, DatabaseLockedError,
   FormatVersionError, InvalidOptionError, NotADatabaseError, ReadersFullError, ReadTimeoutError,
-  ReaderExpiredError, RotaError, WouldDeadlockError, WriteTimeoutError,
+  RotaError, WouldDeadlockError, WriteTimeoutError,
 } from '../errors.js';
 
 export interface EnvOptions {

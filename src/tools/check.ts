@@ -4,8 +4,7 @@
  * map, or the free list; and every tree must be well formed (see btree/check.ts).
  */
 import { checkTree } from '../btree/check.js';
-import { Cursor } from '../btree/cursor.js';
-import { readDbInfo } from '../pages/meta.js';
+import { listDescriptors } from '../txn/catalog.js';
 import { replaySpaceMap } from '../pages/spacemap.js';
 import type { Environment } from '../env/environment.js';
 
@@ -37,15 +36,9 @@ export function checkEnvironment(env: Environment, onProgress?: (checked: number
     claim(0, meta.nRoots, 'root slots');
     checkTree(txn, meta.main, 'main', claim, problems);
     checkTree(txn, meta.catalog, 'catalog', claim, problems);
-    let databases = 0;
-    if (meta.catalog.root !== 0) {
-      const c = new Cursor(txn, meta.catalog);
-      for (let ok = c.first(); ok; ok = c.next()) {
-        const name = Buffer.from(c.key()).toString('utf8');
-        databases++;
-        checkTree(txn, readDbInfo(c.value(), 0), `db '${name}'`, claim, problems);
-      }
-    }
+    const named = listDescriptors(txn, meta.catalog);
+    for (const d of named) checkTree(txn, d.tree, `db '${d.name}'`, claim, problems);
+    const databases = named.length;
     let freeCount = 0;
     let chainLength = 0;
     try {

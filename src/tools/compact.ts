@@ -19,9 +19,9 @@ import { open, type RootDatabase } from '../api/database.js';
 import { Cursor } from '../btree/cursor.js';
 import { put } from '../btree/tree.js';
 import { emptyTree, type TreeInfo } from '../btree/store.js';
-import { readDbInfo, writeDbInfo } from '../pages/meta.js';
-import { DBINFO_SIZE, maxKeySize } from '../pages/layout.js';
+import { maxKeySize } from '../pages/layout.js';
 import { KeyTooLargeError, RotaError } from '../errors.js';
+import { listDescriptors, writeDescriptor } from '../txn/catalog.js';
 import type { ReadTxn } from '../txn/read.js';
 import type { WriteTxn } from '../txn/write.js';
 
@@ -64,18 +64,9 @@ export interface SnapshotDatabase {
 export const DEFAULT_BATCH_ENTRIES = 10_000;
 export const DEFAULT_BATCH_BYTES = 32 * 1024 * 1024;
 
-const utf8 = new TextEncoder();
-
 /** The main database, then every named database of the snapshot in catalog (name byte) order. */
 export function listDatabases(r: ReadTxn): SnapshotDatabase[] {
-  const out: SnapshotDatabase[] = [{ name: null, tree: r.meta.main }];
-  if (r.meta.catalog.root !== 0) {
-    const c = new Cursor(r, r.meta.catalog);
-    for (let ok = c.first(); ok; ok = c.next()) {
-      out.push({ name: Buffer.from(c.key()).toString('utf8'), tree: readDbInfo(c.value(), 0) });
-    }
-  }
-  return out;
+  return [{ name: null, tree: r.meta.main }, ...listDescriptors(r, r.meta.catalog)];
 }
 
 /** Puts raw key and value bytes into database `name` (null: main) of the write transaction. */
@@ -88,11 +79,7 @@ export function putRaw(txn: WriteTxn, name: string | null, key: Uint8Array, valu
  * database is otherwise only recorded once an entry is written to it.)
  */
 export function ensureDatabase(txn: WriteTxn, name: string): void {
-  if (txn.hasTree(name)) return;
-  const info = new Uint8Array(DBINFO_SIZE);
-  writeDbInfo(info, 0, emptyTree());
-  const k = utf8.encode(name);
-  put(txn, txn.catalog, k, k.length, info, DBINFO_SIZE);
+  if (!txn.hasTree(name)) writeDescriptor(txn, txn.catalog, name, emptyTree());
 }
 
 /** Resolves on the next turn of the event loop, so writers (and everything else) can go on. */

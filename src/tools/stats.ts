@@ -1,9 +1,7 @@
 /** stats(): sizes, free space, and what pins versions (readers per slot, oldest reader, waits). */
 import type { Environment } from '../env/environment.js';
-import { readCatalog } from '../txn/read.js';
+import { listDescriptors, readDescriptor } from '../txn/catalog.js';
 import type { TreeInfo } from '../btree/store.js';
-import { Cursor } from '../btree/cursor.js';
-import { readDbInfo } from '../pages/meta.js';
 
 export interface SlotStats {
   slot: number;
@@ -55,14 +53,11 @@ export function databaseStats(env: Environment, name: string | null): Stats {
   let tree: TreeInfo | undefined;
   let livePages = 0;
   try {
-    tree = name === null ? r.meta.main : readCatalog(r, r.meta.catalog, name);
+    tree = name === null ? r.meta.main : readDescriptor(r, r.meta.catalog, name);
     const count = (t: TreeInfo): void => { livePages += t.branchPages + t.leafPages + t.overflowPages; };
     count(r.meta.main);
     count(r.meta.catalog);
-    if (r.meta.catalog.root !== 0) {
-      const c = new Cursor(r, r.meta.catalog);
-      for (let ok = c.first(); ok; ok = c.next()) count(readDbInfo(c.value(), 0));
-    }
+    for (const d of listDescriptors(r, r.meta.catalog)) count(d.tree);
   } finally {
     r.end();
   }

@@ -4,9 +4,9 @@
  * disk and in memory, and puts the database in the failed state: reads go on, writes are refused
  * until reopen, because a failed write or fsync cannot be retried safely.
  */
-import { put } from '../btree/tree.js';
-import { encodeMeta, writeDbInfo, type Meta } from '../pages/meta.js';
-import { DBINFO_SIZE, SM_ALLOC, SM_FREE } from '../pages/layout.js';
+import { writeDescriptor } from './catalog.js';
+import { encodeMeta, type Meta } from '../pages/meta.js';
+import { SM_ALLOC, SM_FREE } from '../pages/layout.js';
 import { linkChain, packInto, pagesNeeded, runsOf, type SpaceRecord } from '../pages/spacemap.js';
 import { DatabaseFailedError } from '../errors.js';
 import type { WriteTxn } from './write.js';
@@ -14,8 +14,6 @@ import type { WriteTxn } from './write.js';
 /** Rewrite the space map as a snapshot once the log is this many times longer than the last one. */
 const CONDENSE_FACTOR = 2;
 const CONDENSE_MIN_PAGES = 8;
-
-const utf8 = new TextEncoder();
 
 export function commit(txn: WriteTxn): void {
   const env = txn.env;
@@ -112,13 +110,10 @@ function trimHighWater(txn: WriteTxn): void {
 }
 
 function writeCatalog(txn: WriteTxn): void {
-  const info = new Uint8Array(DBINFO_SIZE);
   for (const [name, e] of txn.named) {
     if (JSON.stringify(e.tree) === e.before) continue;
     if (e.before === '' && e.tree.root === 0) continue; // looked at, never written: do not create it
-    writeDbInfo(info, 0, e.tree);
-    const k = utf8.encode(name);
-    put(txn, txn.catalog, k, k.length, info, DBINFO_SIZE);
+    writeDescriptor(txn, txn.catalog, name, e.tree);
   }
 }
 

@@ -5,8 +5,7 @@
  */
 import type { PageReader, TreeInfo } from '../btree/store.js';
 import type { Meta } from '../pages/meta.js';
-import { readDbInfo } from '../pages/meta.js';
-import { cellValue, found, lookup } from '../btree/tree.js';
+import { readDescriptor } from './catalog.js';
 import { CorruptionError, ReaderExpiredError, TransactionEndedError } from '../errors.js';
 import type { Environment } from '../env/environment.js';
 
@@ -84,7 +83,7 @@ export class ReadTxn implements PageReader {
     if (name === null) return this.meta.main;
     let t = this.named?.get(name);
     if (t === undefined) {
-      t = readCatalog(this, this.meta.catalog, name);
+      t = readDescriptor(this, this.meta.catalog, name);
       if (t === undefined) return undefined;
       (this.named ??= new Map()).set(name, t);
     }
@@ -102,14 +101,4 @@ export class ReadTxn implements PageReader {
     const ok = this.env.releaseRead(this, this.slot, this.entry, this.registered);
     if (!ok && validate) throw new ReaderExpiredError(this.meta.txnId);
   }
-}
-
-const utf8 = new TextEncoder();
-
-/** Looks up a named database's descriptor in the catalog tree. */
-export function readCatalog(r: PageReader, catalog: TreeInfo, name: string): TreeInfo | undefined {
-  const k = utf8.encode(name);
-  const off = lookup(r, catalog, k, k.length);
-  if (off < 0) return undefined;
-  return readDbInfo(cellValue(r, found.page, off), 0);
 }

@@ -12,7 +12,7 @@
 import type { PageWriter, TreeInfo } from '../btree/store.js';
 import { emptyTree, overflowPageCount } from '../btree/store.js';
 import type { Meta } from '../pages/meta.js';
-import { readCatalog } from './read.js';
+import { readDescriptor } from './catalog.js';
 import { MAX_PAGES, PAGE_HEADER, PAGE_TXN, PAGE_TYPE, PAGE_UPPER, PageType } from '../pages/layout.js';
 import { setU32, u32 } from '../pages/bytes.js';
 import { CorruptionError, RotaError, TransactionEndedError } from '../errors.js';
@@ -161,7 +161,7 @@ export class WriteTxn implements PageWriter {
     if (name === null) return this.main;
     let e = this.named.get(name);
     if (e === undefined) {
-      const t = readCatalog(this, this.catalog, name);
+      const t = readDescriptor(this, this.catalog, name);
       const tree = t ?? emptyTree();
       e = { tree, before: t ? JSON.stringify(t) : '' };
       this.named.set(name, e);
@@ -172,7 +172,7 @@ export class WriteTxn implements PageWriter {
   /** Whether database `name` exists in this transaction's view. */
   hasTree(name: string): boolean {
     const e = this.named.get(name);
-    if (e === undefined) return readCatalog(this, this.catalog, name) !== undefined;
+    if (e === undefined) return readDescriptor(this, this.catalog, name) !== undefined;
     return e.before !== '' || e.tree.root !== 0;
   }
 

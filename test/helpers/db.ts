@@ -12,7 +12,7 @@ import { afterEach, expect } from 'vitest';
 import { open, type OpenOptions, type RootDatabase } from '../../src/api/database.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { Cursor } from '../../src/btree/cursor.js';
-import { readDbInfo } from '../../src/pages/meta.js';
+import { listDescriptors } from '../../src/txn/catalog.js';
 
 const dirs: string[] = [];
 const dbs: RootDatabase[] = [];
@@ -123,13 +123,9 @@ afterEach(async () => {
 export function rawContents(db: RootDatabase): Map<string, string[]> {
   const r = db.env.beginRead(false);
   try {
-    const trees: Array<[string, ReturnType<typeof readDbInfo>]> = [['', r.meta.main]];
-    if (r.meta.catalog.root !== 0) {
-      const c = new Cursor(r, r.meta.catalog);
-      for (let ok = c.first(); ok; ok = c.next()) trees.push([Buffer.from(c.key()).toString(), readDbInfo(c.value(), 0)]);
-    }
+    const trees = [{ name: '', tree: r.meta.main }, ...listDescriptors(r, r.meta.catalog)];
     const out = new Map<string, string[]>();
-    for (const [name, tree] of trees) {
+    for (const { name, tree } of trees) {
       const rows: string[] = [];
       if (tree.root !== 0) {
         const c = new Cursor(r, tree);

@@ -6,8 +6,6 @@
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { open, type RootDatabase } from '../../src/api/database.js';
-import { Cursor } from '../../src/btree/cursor.js';
-import { readDbInfo } from '../../src/pages/meta.js';
 import { leafCellSizeFor } from '../../src/pages/node.js';
 import { PAGE_HEADER, SLOT_WIDTH, maxCellSize } from '../../src/pages/layout.js';
 import { compact } from '../../src/tools/compact.js';

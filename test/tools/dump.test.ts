@@ -5,8 +5,6 @@
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { RootDatabase } from '../../src/api/database.js';
-import { Cursor } from '../../src/btree/cursor.js';
-import { readDbInfo } from '../../src/pages/meta.js';
 import { DUMP_FORMAT, DUMP_VERSION, DumpReader, dump, load } from '../../src/tools/dump.js';
 import { codeOf, expectClean, openFile, openMem, rawContents, tempPath } from '../helpers/db.js';
 
