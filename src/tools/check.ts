@@ -51,9 +51,9 @@ export function checkEnvironment(env: Environment, onProgress?: (checked: number
       }
       if (free.count !== meta.freePages) problems.push(`root slot says ${meta.freePages} free pages, the space map lists ${free.count}`);
       // With no writer running, this thread's free state (if it wrote last) must equal the disk's.
-      if (env.writeTxn === null && env.freeSpaceIsFor(meta.txnId)) {
-        const mem = env.freeSpace.free.clone();
-        for (const g of env.freeSpace.pending) for (const p of g.pages) mem.add(p);
+      if (env.writeTxn === null && env.free.isFor(meta.txnId)) {
+        const mem = env.free.space.free.clone();
+        for (const g of env.free.space.pending) for (const p of g.pages) mem.add(p);
         if (JSON.stringify(mem.runs()) !== JSON.stringify(free.runs())) problems.push('the in-memory free list differs from the space map on disk');
       }
     } catch (e) {

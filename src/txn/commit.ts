@@ -6,7 +6,8 @@
  */
 import { writeDescriptor } from './catalog.js';
 import { encodeMeta, type Meta } from '../pages/meta.js';
-import { SM_ALLOC, SM_FREE } from '../pages/layout.js';
+import { SM_ALLOC, SM_FREE, SPACEMAP_NEXT } from '../pages/layout.js';
+import { u32 } from '../pages/bytes.js';
 import { linkChain, packInto, pagesNeeded, runsOf, type SpaceRecord } from '../pages/spacemap.js';
 import { DatabaseFailedError } from '../errors.js';
 import type { WriteTxn } from './write.js';
@@ -16,7 +17,7 @@ const CONDENSE_FACTOR = 2;
 const CONDENSE_MIN_PAGES = 8;
 
 export function commit(txn: WriteTxn): void {
-  const env = txn.env;
+  const host = txn.host;
   let meta: Meta;
   let spaceMap: { pages: number[]; snapshot: boolean; oldChain: number[] };
   try {
@@ -44,30 +45,30 @@ export function commit(txn: WriteTxn): void {
   }
   try {
     // 3. Write every dirty page, ascending, neighbours coalesced, each stamped and checksummed.
-    env.pager.writePages(txn.dirty, txn.txnId);
+    host.pager.writePages(txn.dirty, txn.txnId);
     //    Size the file: up to the high-water mark (its last pages may be free and unwritten), and
     //    down to it when the previous commit gave the tail back; never below the previous version's
     //    mark, which must stay openable until this commit is durable.
     const end = Math.max(txn.highWater, txn.base.highWater) * txn.pageSize;
-    if (env.storage.size() !== end) env.storage.truncate(end);
+    if (host.storage.size() !== end) host.storage.truncate(end);
     // 4. Make them durable before any root can point at them.
-    if (!env.options.noSync) env.storage.sync();
+    if (!host.noSync) host.storage.sync();
     // 5. Write the root slot T mod nRoots (it held version T - nRoots, which nobody pins).
-    env.storage.write(encodeMeta(meta), txn.slot * txn.pageSize);
+    host.storage.write(encodeMeta(meta), txn.slot * txn.pageSize);
     // 6. Make the new version durable.
-    if (!env.options.noSync) env.storage.sync();
+    if (!host.noSync) host.storage.sync();
   } catch (e) {
-    env.fail(txn, e);
+    host.fail(txn, e);
     throw new DatabaseFailedError(`commit of transaction ${txn.txnId} failed; the database keeps version ${txn.base.txnId} and refuses writes until reopened`, e);
   }
   // 7. Publish: committed pages into the cache, free space, the new current version; then release.
   for (const [pgno, page] of txn.dirty) {
-    if (page.length === txn.pageSize) env.pager.cache.put(pgno, page);
+    if (page.length === txn.pageSize) host.pager.cache.put(pgno, page);
   }
   // Trimmed pages leave the file; when it grows back over them they get new contents, and this
   // thread (which skips its own entries in the reuse log) must not still hold the old ones.
-  for (const p of txn.trimmed) env.pager.cache.delete(p);
-  const fs = env.freeSpace;
+  for (const p of txn.trimmed) host.pager.cache.delete(p);
+  const fs = host.free.space;
   for (const p of txn.localFree) fs.free.add(p);
   const pending = txn.freed.concat(spaceMap.oldChain);
   const births = txn.freedBirth.concat(spaceMap.oldChain.map(() => 0));
@@ -75,7 +76,7 @@ export function commit(txn: WriteTxn): void {
   txn.state = 'committed';
   // Page numbers this commit took from the free set now hold new contents, and trimmed ones may
   // come back with new contents later; other threads may have cached the old ones.
-  env.publish(txn, meta, txn.reusedPages());
+  host.publish(txn, meta, txn.reusedPages());
 }
 
 /**
@@ -87,7 +88,7 @@ export function commit(txn: WriteTxn): void {
  * written and need none.
  */
 function trimHighWater(txn: WriteTxn): void {
-  const free = txn.env.freeSpace.free;
+  const free = txn.host.free.space.free;
   const local = new Set(txn.localFree);
   let hw = txn.highWater;
   for (;;) {
@@ -142,7 +143,7 @@ function chainPages(txn: WriteTxn): number[] {
   const out: number[] = [];
   for (let pgno = txn.base.spaceMapHead; pgno !== 0; ) {
     out.push(pgno);
-    pgno = txn.env.spaceMapNext(txn, pgno);
+    pgno = u32(txn.get(pgno), SPACEMAP_NEXT);
   }
   return out;
 }
@@ -159,7 +160,7 @@ function deltaRecords(txn: WriteTxn): SpaceRecord[] {
 }
 
 function snapshotRecords(txn: WriteTxn, oldChain: number[]): SpaceRecord[] {
-  const fs = txn.env.freeSpace;
+  const fs = txn.host.free.space;
   const reusable = fs.free.runs();
   const extra = runsOf(txn.localFree);
   const out: SpaceRecord[] = [{ kind: SM_FREE, txn: 0, runs: mergeRuns(reusable, extra) }];
@@ -177,6 +178,6 @@ function mergeRuns(a: Array<[number, number]>, b: Array<[number, number]>): Arra
 }
 
 function freeAfter(txn: WriteTxn, oldChain: number[]): number {
-  const fs = txn.env.freeSpace;
+  const fs = txn.host.free.space;
   return fs.free.count + fs.pendingCount + txn.localFree.length + txn.freed.length + oldChain.length;
 }

@@ -1,28 +1,32 @@
 /**
  * A read transaction: one pinned root slot, hence one committed version, for its whole life.
- * Reads go through the shared page cache; the version's pages cannot be reused while the pin is
- * held (the writer that would overwrite this slot blocks, and the epoch rule keeps freed pages).
+ * Reads go through this thread's page cache; the version's pages cannot be reused while the pin
+ * is held (the writer that would overwrite this slot blocks, and the epoch rule keeps freed pages).
  */
 import type { PageReader, TreeInfo } from '../btree/store.js';
 import type { Meta } from '../pages/meta.js';
 import { readDescriptor } from './catalog.js';
 import { CorruptionError, ReaderExpiredError, TransactionEndedError } from '../errors.js';
-import type { Environment } from '../env/environment.js';
+import type { Pin } from '../sync/readers.js';
+import type { ReadHost } from './host.js';
 
 export class ReadTxn implements PageReader {
   readonly pageSize: number;
   private active = true;
   private named: Map<string, TreeInfo> | undefined;
 
-  constructor(
-    private readonly env: Environment,
-    readonly slot: number,
-    readonly meta: Meta,
-    private readonly entry: number,
-    /** A read transaction or iterator (checked on every page); else a short read (checked at end). */
-    readonly registered: boolean,
-  ) {
+  /** A read transaction or iterator (checked on every page); else a short read (checked at end). */
+  readonly registered: boolean;
+  private readonly entry: number;
+
+  constructor(private readonly host: ReadHost, private readonly pin: Pin, readonly meta: Meta) {
     this.pageSize = meta.pageSize;
+    this.registered = pin.registered;
+    this.entry = pin.entry;
+  }
+
+  get slot(): number {
+    return this.pin.slot;
   }
 
   get txnId(): number {
@@ -45,18 +49,18 @@ export class ReadTxn implements PageReader {
       this.throwIfExpired();
       throw new CorruptionError(`page number out of range [${this.meta.nRoots}, ${this.meta.highWater})`, pgno);
     }
-    if (!this.registered) return this.env.pager.read(pgno);
+    if (!this.registered) return this.host.pager.read(pgno);
     this.throwIfExpired();
-    const page = this.env.pager.read(pgno);
+    const page = this.host.pager.read(pgno);
     this.throwIfExpired();
     return page;
   }
 
   readOverflow(pgno: number, length: number): Uint8Array {
     if (!this.active) throw new TransactionEndedError('read');
-    if (!this.registered) return this.env.pager.readRun(pgno, length);
+    if (!this.registered) return this.host.pager.readRun(pgno, length);
     this.throwIfExpired();
-    const run = this.env.pager.readRun(pgno, length);
+    const run = this.host.pager.readRun(pgno, length);
     this.throwIfExpired();
     return run;
   }
@@ -71,11 +75,11 @@ export class ReadTxn implements PageReader {
    */
   check(): void {
     if (!this.active) throw new TransactionEndedError('read');
-    if (this.registered && this.env.readerExpired(this.entry)) throw new ReaderExpiredError(this.meta.txnId);
+    if (this.registered && this.host.readerExpired(this.entry)) throw new ReaderExpiredError(this.meta.txnId);
   }
 
   private throwIfExpired(): void {
-    if (this.env.readerExpired(this.entry)) throw new ReaderExpiredError(this.meta.txnId);
+    if (this.host.readerExpired(this.entry)) throw new ReaderExpiredError(this.meta.txnId);
   }
 
   /** The tree of database `name` (null: the main database) in this version; empty if it does not exist. */
@@ -98,7 +102,7 @@ export class ReadTxn implements PageReader {
   end(validate = !this.registered): void {
     if (!this.active) return;
     this.active = false;
-    const ok = this.env.releaseRead(this, this.slot, this.entry, this.registered);
+    const ok = this.host.releaseRead(this, this.pin);
     if (!ok && validate) throw new ReaderExpiredError(this.meta.txnId);
   }
 }

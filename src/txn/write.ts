@@ -16,8 +16,8 @@ import { readDescriptor } from './catalog.js';
 import { MAX_PAGES, PAGE_HEADER, PAGE_TXN, PAGE_TYPE, PAGE_UPPER, PageType } from '../pages/layout.js';
 import { setU32, u32 } from '../pages/bytes.js';
 import { CorruptionError, RotaError, TransactionEndedError } from '../errors.js';
-import type { Environment } from '../env/environment.js';
 import { fullTxn } from '../sync/locks.js';
+import type { WriteHost } from './host.js';
 import { commit } from './commit.js';
 
 export class WriteTxn implements PageWriter {
@@ -42,7 +42,7 @@ export class WriteTxn implements PageWriter {
   modCount = 0;
   state: 'active' | 'committed' | 'aborted' = 'active';
 
-  constructor(readonly env: Environment, readonly base: Meta, readonly waitedMs: number) {
+  constructor(readonly host: WriteHost, readonly base: Meta, readonly waitedMs: number) {
     this.pageSize = base.pageSize;
     this.txnId = base.txnId + 1;
     this.slot = this.txnId % base.nRoots;
@@ -60,13 +60,13 @@ export class WriteTxn implements PageWriter {
     if (pgno >= this.base.highWater || pgno < this.base.nRoots) {
       throw new CorruptionError(`page number out of range [${this.base.nRoots}, ${this.base.highWater})`, pgno);
     }
-    return this.env.pager.read(pgno);
+    return this.host.pager.read(pgno);
   }
 
   readOverflow(pgno: number, length: number): Uint8Array {
     const run = this.dirty.get(pgno);
     if (run !== undefined) return run.subarray(PAGE_HEADER, PAGE_HEADER + length);
-    return this.env.pager.readRun(pgno, length);
+    return this.host.pager.readRun(pgno, length);
   }
 
   // ---- PageWriter
@@ -88,7 +88,7 @@ export class WriteTxn implements PageWriter {
     let pgno = this.localFree.pop();
     if (pgno === undefined) pgno = this.takeFree(1);
     this.own.add(pgno);
-    this.dirty.set(pgno, this.env.pager.newPage());
+    this.dirty.set(pgno, this.host.pager.newPage());
     return pgno;
   }
 
@@ -142,7 +142,7 @@ export class WriteTxn implements PageWriter {
 
   /** `n` contiguous pages from the lowest free run, else from the end of the file. */
   private takeFree(n: number): number {
-    const free = this.env.freeSpace.free;
+    const free = this.host.free.space.free;
     const p = free.takeRun(n);
     if (p >= 0) {
       for (let i = 0; i < n; i++) this.fromFree.push(p + i);
@@ -190,8 +190,8 @@ export class WriteTxn implements PageWriter {
   abort(): void {
     if (this.state !== 'active') return;
     this.state = 'aborted';
-    this.env.restoreFree(this);
+    this.host.free.restore(this.fromFree, this.trimmed);
     this.dirty.clear();
-    this.env.endWrite(this);
+    this.host.endWrite(this);
   }
 }

@@ -1,0 +1,60 @@
+/** The options of an open environment (a file in one thread), their defaults and their checks. */
+import type { Storage } from '../storage/storage.js';
+import { MAX_PAGE_SIZE, MAX_ROOTS, MIN_PAGE_SIZE, isValidPageSize } from '../pages/layout.js';
+import { InvalidOptionError } from '../errors.js';
+
+export interface EnvOptions {
+  /** Path of the database file. Either this, `storage`, or a handle from db.handle(). */
+  path?: string;
+  /** A Storage backend to use instead of a file (tests, in-memory databases). Single-threaded. */
+  storage?: Storage;
+  /** Page size for a new file (1024 to 65536, a power of two). Checked against an existing file. */
+  pageSize?: number;
+  /** Root slots for a new file (1 to 255). Checked against an existing file. */
+  nRoots?: number;
+  /** Bytes of page cache in this thread (default 256 MiB). */
+  cacheSize?: number;
+  /** Skip fdatasync at commit: a crash of the machine may lose recent commits (see README). */
+  noSync?: boolean;
+  /** How long a synchronous writer waits for readers that pin its slot (default 10 s). */
+  writeTimeoutMs?: number;
+  /** Reader table entries, shared by all threads: one per open read transaction or range iterator (default 126). */
+  maxReaders?: number;
+  /**
+   * Off by default. When a writer waits for a slot pinned by a reader older than this, the reader
+   * is expired: its pin is dropped, and its next read throws ReaderExpiredError.
+   */
+  maxReaderAgeMs?: number;
+}
+
+export const DEFAULT_CACHE_SIZE = 256 * 1024 * 1024;
+
+/** The options an environment runs with, defaults applied. */
+export type RunOptions = Required<Pick<EnvOptions, 'noSync' | 'writeTimeoutMs' | 'maxReaders' | 'cacheSize' | 'maxReaderAgeMs'>>;
+
+export function runOptions(opts: EnvOptions): RunOptions {
+  return {
+    noSync: opts.noSync ?? false,
+    writeTimeoutMs: opts.writeTimeoutMs ?? 10_000,
+    maxReaders: opts.maxReaders ?? 126,
+    cacheSize: opts.cacheSize ?? DEFAULT_CACHE_SIZE,
+    maxReaderAgeMs: opts.maxReaderAgeMs ?? 0,
+  };
+}
+
+export function validateOptions(o: EnvOptions): void {
+  if (o.pageSize !== undefined && !isValidPageSize(o.pageSize)) {
+    throw new InvalidOptionError(`pageSize must be a power of two from ${MIN_PAGE_SIZE} to ${MAX_PAGE_SIZE}, not ${o.pageSize}`);
+  }
+  if (o.nRoots !== undefined && (!Number.isInteger(o.nRoots) || o.nRoots < 1 || o.nRoots > MAX_ROOTS)) {
+    throw new InvalidOptionError(`nRoots must be an integer from 1 to ${MAX_ROOTS}, not ${o.nRoots}`);
+  }
+  const positive = (name: keyof EnvOptions, min: number) => {
+    const v = o[name];
+    if (v !== undefined && (typeof v !== 'number' || !(v >= min))) throw new InvalidOptionError(`${name} must be a number >= ${min}, not ${String(v)}`);
+  };
+  positive('cacheSize', 0);
+  positive('writeTimeoutMs', 0);
+  positive('maxReaders', 1);
+  if (o.path !== undefined && typeof o.path !== 'string') throw new InvalidOptionError('path must be a string');
+}
