@@ -1,3 +1,5 @@
+import type { DbInfo } from '../pages/meta.js';
+
 /**
  * What the B+tree needs from the layer below. The tree never does I/O and never decides where a
  * page lives; a transaction implements these.
@@ -31,15 +33,8 @@ export interface PageWriter extends PageReader {
   freeOverflow(pgno: number, length: number): void;
 }
 
-/** The descriptor of one tree; mirrors DbInfo on disk. Mutated only by the write transaction. */
-export interface TreeInfo {
-  root: number;
-  depth: number;
-  entries: number;
-  branchPages: number;
-  leafPages: number;
-  overflowPages: number;
-}
+/** The descriptor of one tree, as stored (pages/meta.ts). Mutated only by the write transaction. */
+export interface TreeInfo extends DbInfo {}
 
 export function emptyTree(): TreeInfo {
   return { root: 0, depth: 0, entries: 0, branchPages: 0, leafPages: 0, overflowPages: 0 };

@@ -19,9 +19,9 @@ import { LockTable, fullTxn, type ReaderInfo } from '../sync/locks.js';
 import { ReaderPins, type Pin } from '../sync/readers.js';
 import { WriterLock } from '../sync/writer.js';
 import { FreeState } from '../txn/free-state.js';
-import type { ReadHost, WriteHost } from '../txn/host.js';
-import { ReadTxn } from '../txn/read.js';
-import { WriteTxn } from '../txn/write.js';
+import { ReadTxn, type ReadHost } from '../txn/read.js';
+import { WriteTxn, type WriteHost } from '../txn/write.js';
+import { commit } from '../txn/commit.js';
 import { AlreadyOpenError, DatabaseClosedError, DatabaseFailedError, InvalidOptionError } from '../errors.js';
 import { runOptions, validateOptions, type EnvOptions, type RunOptions } from './options.js';
 import { createFile, prepareStorage } from './create.js';
@@ -318,6 +318,10 @@ export class Environment implements ReadHost, WriteHost {
   private checkWritable(): void {
     this.checkOpen();
     if (this.failed) throw this.failed;
+  }
+
+  commit(txn: WriteTxn): void {
+    commit(txn);
   }
 
   publish(txn: WriteTxn, meta: Meta, reused: number[]): void {

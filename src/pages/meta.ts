@@ -11,7 +11,16 @@ import {
 } from './layout.js';
 import { setU16, setU32, setU64, u16, u32, u64 } from './bytes.js';
 import { checksum } from './checksum.js';
-import type { TreeInfo } from '../btree/store.js';
+
+/** The descriptor of one B+tree as stored (DbInfo, 32 bytes; docs/design.md). */
+export interface DbInfo {
+  root: number;
+  depth: number;
+  entries: number;
+  branchPages: number;
+  leafPages: number;
+  overflowPages: number;
+}
 
 export interface Meta {
   txnId: number;
@@ -23,11 +32,11 @@ export interface Meta {
   spaceMapPages: number;
   spaceMapSnapshot: number;
   freePages: number;
-  main: TreeInfo;
-  catalog: TreeInfo;
+  main: DbInfo;
+  catalog: DbInfo;
 }
 
-export function readDbInfo(b: Uint8Array, o: number): TreeInfo {
+export function readDbInfo(b: Uint8Array, o: number): DbInfo {
   return {
     root: u32(b, o + DBINFO_ROOT),
     depth: u32(b, o + DBINFO_DEPTH),
@@ -38,7 +47,7 @@ export function readDbInfo(b: Uint8Array, o: number): TreeInfo {
   };
 }
 
-export function writeDbInfo(b: Uint8Array, o: number, t: TreeInfo): void {
+export function writeDbInfo(b: Uint8Array, o: number, t: DbInfo): void {
   setU32(b, o + DBINFO_ROOT, t.root);
   setU32(b, o + DBINFO_DEPTH, t.depth);
   setU64(b, o + DBINFO_ENTRIES_LO, t.entries);

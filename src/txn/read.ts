@@ -8,7 +8,16 @@ import type { Meta } from '../pages/meta.js';
 import { readDescriptor } from './catalog.js';
 import { CorruptionError, ReaderExpiredError, TransactionEndedError } from '../errors.js';
 import type { Pin } from '../sync/readers.js';
-import type { ReadHost } from './host.js';
+import type { Pager } from '../pages/pager.js';
+
+/** What a read transaction needs from the environment that opened it (env/ implements it). */
+export interface ReadHost {
+  readonly pager: Pager;
+  /** Whether a writer has expired the pin held through reader-table entry `entry`. */
+  readerExpired(entry: number): boolean;
+  /** Drops the pin of `txn`: false when a writer had expired it (what it read cannot be trusted). */
+  releaseRead(txn: ReadTxn, pin: Pin): boolean;
+}
 
 export class ReadTxn implements PageReader {
   readonly pageSize: number;

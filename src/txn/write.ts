@@ -17,8 +17,26 @@ import { MAX_PAGES, PAGE_HEADER, PAGE_TXN, PAGE_TYPE, PAGE_UPPER, PageType } fro
 import { setU32, u32 } from '../pages/bytes.js';
 import { CorruptionError, RotaError, TransactionEndedError } from '../errors.js';
 import { fullTxn } from '../sync/locks.js';
-import type { WriteHost } from './host.js';
-import { commit } from './commit.js';
+import type { Pager } from '../pages/pager.js';
+import type { Storage } from '../storage/storage.js';
+import type { FreeState } from './free-state.js';
+
+/** What the write transaction and its commit need from the environment (env/ implements it). */
+export interface WriteHost {
+  readonly pager: Pager;
+  readonly storage: Storage;
+  /** Skip the fdatasyncs of commit (the `noSync` option). */
+  readonly noSync: boolean;
+  readonly free: FreeState;
+  /** Runs the commit steps (txn/commit.ts) on `txn`. */
+  commit(txn: WriteTxn): void;
+  /** Commit step 7, once the root slot is durable: make `meta` current everywhere, then release. */
+  publish(txn: WriteTxn, meta: Meta, reused: number[]): void;
+  /** Releases the writer lock and the slot of `txn` (abort). */
+  endWrite(txn: WriteTxn): void;
+  /** A commit failed during I/O: keep the previous version, refuse writes from now on. */
+  fail(txn: WriteTxn, cause: unknown): void;
+}
 
 export class WriteTxn implements PageWriter {
   readonly pageSize: number;
@@ -184,7 +202,7 @@ export class WriteTxn implements PageWriter {
 
   commit(): void {
     this.assertActive();
-    commit(this);
+    this.host.commit(this);
   }
 
   abort(): void {
