@@ -3,13 +3,18 @@
  *
  * Importing this module registers an afterEach hook in the importing test file: every database
  * opened through these helpers is closed and every temporary directory made by tempPath() or
- * tempDir() is removed after each test, whether the test passed or not.
+ * tempDir() is removed after each test, whether the test passed or not. Before closing, the hook
+ * runs the consistency checker on every such database the test left open, if the test passed,
+ * and fails the test when one is not clean: the house rule that a test which writes ends with
+ * check() thus holds for every database a test opens here, not only the ones it checks itself.
+ * (A database the test closed itself is not checked here; such a test checks before closing or
+ * reopens the file and checks that.)
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, expect } from 'vitest';
-import { open, type OpenOptions, type RootDatabase } from '../../src/api/database.js';
+import { open, type OpenOptions, type RootDatabase } from '../../src/index.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { Cursor } from '../../src/btree/cursor.js';
 import { listDescriptors } from '../../src/txn/catalog.js';
@@ -103,9 +108,23 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-afterEach(async () => {
-  for (const db of dbs.splice(0)) {
+afterEach(async (context) => {
+  // A test that failed is not checked: its own failure is the report, and it may have stopped
+  // with a transaction open or its database in any state.
+  const passed = context.task.result?.state !== 'fail';
+  const unclean: string[] = [];
+  for (const [i, db] of dbs.splice(0).entries()) {
     if (db.env.closed) continue;
+    if (passed) {
+      try {
+        // writes the test issued and did not await are part of what it wrote
+        await Promise.race([db.flushed().catch(() => undefined), sleep(2000)]);
+        const report = db.check();
+        if (!report.ok || report.problems.length > 0) unclean.push(`database #${i} opened by the test:\n  ${report.problems.join('\n  ')}`);
+      } catch (e) {
+        unclean.push(`database #${i} opened by the test: check() threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+      }
+    }
     try {
       // close() waits for queued writes; do not let a test that left a transaction hanging hang this hook
       await Promise.race([db.close(), sleep(2000)]);
@@ -117,6 +136,8 @@ afterEach(async () => {
     }
   }
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  // thrown only now, so that every database is closed and every directory removed first
+  if (unclean.length > 0) throw new Error(`check() after the test found problems:\n${unclean.join('\n')}`);
 });
 
 /** Every database of the current version as name -> "hex key:hex value" rows in key order (main is ''). */
