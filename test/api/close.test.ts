@@ -78,8 +78,8 @@ describe('close()', () => {
     expect(w.isActive).toBe(false);
     expect(syncCodeOf(() => w.put('k', 2))).toBe('ROTA_TXN_ENDED');
   });
-  // keeps answering from the page cache, although close() is documented as "Open transactions end;
-  // later calls throw". Environment.close() only aborts the write transaction.
+  // close() is documented as "Open transactions end; later calls throw": a read transaction must
+  // not go on answering from the page cache after it.
   it('close() ends an open read transaction', async () => {
     const db = openMem();
     db.putSync('k', 1);

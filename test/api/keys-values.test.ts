@@ -36,10 +36,8 @@ describe('key encodings', () => {
     expect(db.putSync(-0, 'zero')).toBe(false);
     expectClean(db);
   });
-  // encoding writes strings with Buffer#write(…, 'utf8'), which replaces each lone surrogate with
-  // U+FFFD, so '\uD800' and '\uDC00' are stored as the same key (putSync of the second returns false,
-  // overwriting the first) and come back as '\uFFFD'. src/encoding/keys.ts promises that "every
-  // encoding round-trips exactly"; either encode such strings losslessly or refuse them (ROTA_BAD_KEY).
+  // UTF-8 encoding would turn every lone surrogate into U+FFFD and merge distinct keys; the key
+  // encoding promises an exact round trip, so it refuses them (ROTA_BAD_KEY).
   it('string keys with lone surrogates round-trip or are refused, never merged', () => {
     const db = openMem();
     let code: string | null = null;
@@ -177,10 +175,8 @@ describe('keys and values that are refused', () => {
     expect(syncCodeOf(() => jsonNamed.get('m'))).toBe('ROTA_DECODE');
     expectClean(db);
   });
-  // snapshot is never released: Database.iterate()'s next() lets the decode error escape without
-  // calling finish(), and for-of/spread do not call return() after next() throws. The reader
-  // stays in the table (stats().readers 1) and keeps its root slot pinned until GC, so after
-  // nRoots - 1 more commits a synchronous writer can no longer proceed.
+  // for-of and spread do not call return() after next() throws: the iterator must release its
+  // snapshot itself, or its pin would block a synchronous writer nRoots - 1 commits later.
   it('a decode error inside getRange releases the snapshot', () => {
     const db = openMem({ encoding: 'json' });
     const msgpackView = db.openDB('d', { encoding: 'msgpack' });

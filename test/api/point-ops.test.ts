@@ -148,8 +148,8 @@ describe('binary values', () => {
     expect([...(db.get('k') as Buffer)]).toEqual([1, 2, 3]);
     expectClean(db);
   });
-  // encoder returns the caller's own object, and Buffer#slice returns a view, not a copy. A Buffer
-  // changed after put() and before the batch commits is stored with its new contents.
+  // The binary encoder returns the caller's own object: put() must copy it when issued, or a Buffer
+  // changed before the batch commits would be stored with its new contents.
   it('an async put copies a Buffer value when issued, not when the batch runs', async () => {
     const db = openMem({ encoding: 'binary' });
     const src = Buffer.from([1, 2, 3]);

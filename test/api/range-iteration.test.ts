@@ -54,8 +54,8 @@ describe('getRange', () => {
     for (let i = 0; i < 2 * db.stats().nRoots; i++) db.putSync('after', i);
     expectClean(db);
   });
-  // registered: RangeIterable's wrapped next() calls fn after the inner next() without closing the
-  // inner iterator when fn throws, and for-of/spread do not call return() after next() throws.
+  // for-of and spread do not call return() after next() throws, so a callback that throws must
+  // close the inner iterator itself, or its snapshot would stay pinned.
   it('an exception in a map() or filter() callback releases the snapshot', () => {
     const db = openMem();
     fill(db, 5);
