@@ -149,10 +149,9 @@ export class Environment implements ReadHost, WriteHost {
       throw e;
     }
     this.writer = new WriterLock(this.locks, this.pins, this.options, () => this.current.txnId + 1);
-    const read = (p: number): Uint8Array => this.pager.read(p);
     // A joining thread must not read the space map now: another thread may be committing, and
     // nothing pins `meta`. Its first write loads the free state under the writer lock.
-    this.free = joined ? FreeState.unloaded(read) : FreeState.replayed(meta, read);
+    this.free = joined ? FreeState.unloaded(this.pager) : FreeState.replayed(meta, this.pager);
     if (path) openPaths.add(path);
     // A worker that ends normally releases its pins; one that is terminated runs no handlers
     // (see releaseThread and maxReaderAgeMs).

@@ -3,7 +3,7 @@
  * (docs/design.md, "Root slot"). A torn or damaged slot is simply not valid.
  */
 import type { Storage } from '../storage/storage.js';
-import { decodeMeta, type Meta } from '../pages/meta.js';
+import { decodeMeta, type Meta, type SlotVerdict } from '../pages/meta.js';
 import { FORMAT_VERSION, MAGIC, MAX_PAGE_SIZE, MAX_ROOTS, MIN_PAGE_SIZE, SLOT_MAGIC, SLOT_PAGE_SIZE, isValidPageSize } from '../pages/layout.js';
 import { u32 } from '../pages/bytes.js';
 import { CorruptionError, FormatVersionError, InvalidOptionError, NotADatabaseError } from '../errors.js';
@@ -46,9 +46,10 @@ export function readCurrentVersion(storage: Storage, expect: ExpectedLayout, nam
     throw new InvalidOptionError(`${name} has nRoots ${layout.nRoots}, the options ask for ${expect.nRoots}`);
   }
   let best: Meta | undefined;
+  const verdicts: SlotVerdict[] = [];
   for (let s = 0; s < layout.nRoots; s++) {
-    if ((s + 1) * layout.pageSize > size) break;
-    const v = readSlot(storage, layout.pageSize, s);
+    const v: SlotVerdict = (s + 1) * layout.pageSize > size ? { ok: false, reason: 'layout' } : readSlot(storage, layout.pageSize, s);
+    verdicts.push(v);
     if (v.ok) {
       if (v.meta.nRoots !== layout.nRoots) continue;
       if (!best || v.meta.txnId > best.txnId) best = v.meta;
@@ -57,10 +58,35 @@ export function readCurrentVersion(storage: Storage, expect: ExpectedLayout, nam
     }
   }
   if (!best) throw new NotADatabaseError(`${name} is not a rotadb database (no valid root slot)`);
+  checkFallback(best, verdicts, name);
   if (best.highWater * best.pageSize > size) {
     throw new CorruptionError(`${name} is truncated: version ${best.txnId} needs ${best.highWater * best.pageSize} bytes, the file has ${size}`);
   }
   return best;
+}
+
+/**
+ * The newest valid version V is safe to open only if its pages are intact. Writer T never writes a
+ * page that version T - 1 reaches (copy-on-write), but it does reuse pages that T - 1 freed, which
+ * version T - 2 and older reached. So V is intact if no version newer than V + 1 was committed.
+ *
+ * Versions rotate through the slots (T in slot T mod nRoots), and T + 2 can only commit after
+ * T + 1 did, so V + 2 was never committed if slot (V + 1) or slot (V + 2) still proves it: it
+ * holds a valid older version, or it is empty (all zeros: never written, as in a new file or a
+ * backup). Otherwise both slots are damaged and may have held V + 1 and V + 2: V's pages may have
+ * been reused, and open refuses rather than serve them. (A committed slot zeroed whole by damage
+ * would pass as empty; the reused pages are then still refused one by one, since every page read
+ * through version V must have been written by V or earlier: see assertBornBy.)
+ */
+function checkFallback(best: Meta, verdicts: SlotVerdict[], name: string): void {
+  const n = verdicts.length;
+  const proves = (k: number): boolean => {
+    const v = verdicts[(best.slot + k) % n]!;
+    return v.ok || v.reason === 'empty';
+  };
+  if (proves(1) || proves(2)) return;
+  const what = verdicts.map((v, s) => `slot ${s}: ${v.ok ? `version ${v.meta.txnId}` : v.reason}`).join(', ');
+  throw new CorruptionError(`${name}: the newest intact root slot holds version ${best.txnId}, but root slots ${(best.slot + 1) % n} and ${(best.slot + 2) % n} are damaged and may have held versions ${best.txnId + 1} and ${best.txnId + 2}, which may have reused the pages of version ${best.txnId}; refusing to open it (${what})`);
 }
 
 /** Reads and validates root slot `slot` (another thread published it, or it is being joined). */
@@ -70,7 +96,7 @@ export function readSlotMeta(storage: Storage, pageSize: number, slot: number, n
   return v.meta;
 }
 
-function readSlot(storage: Storage, pageSize: number, s: number) {
+function readSlot(storage: Storage, pageSize: number, s: number): SlotVerdict {
   const b = new Uint8Array(pageSize);
   const n = storage.read(b, s * pageSize);
   if (n < pageSize) return { ok: false as const, reason: 'layout' as const };

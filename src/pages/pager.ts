@@ -9,6 +9,20 @@ import { checksum } from './checksum.js';
 import { PageCache } from './cache.js';
 import { CorruptionError } from '../errors.js';
 
+/**
+ * Throws unless `page` was written by version `version` or an older one. Every page that version v
+ * reaches was written by a transaction <= v (committed pages are never rewritten), so a newer one
+ * means the page number was reused: a stale cache entry, a fallback to a version whose pages
+ * were reused, or a damaged pointer. The header keeps the low 32 bits of the writer's id, so ids
+ * are compared modulo 2^32 (exact while the two are less than 2^31 apart).
+ */
+export function assertBornBy(page: Uint8Array, pgno: number, version: number): void {
+  const birth = u32(page, PAGE_TXN);
+  if (((birth - version) | 0) > 0) {
+    throw new CorruptionError(`written by transaction ${version + ((birth - version) | 0)}, after version ${version} that reaches it: the page was reused`, pgno);
+  }
+}
+
 /** Neighbouring pages are gathered into one write of at most this many pages. */
 const MAX_WRITE_PAGES = 256;
 /** Dirty pages are carved from slabs of this many pages (one ArrayBuffer each). */
@@ -61,13 +75,14 @@ export class Pager {
     return this.slab!.subarray(at, at + this.pageSize);
   }
 
-  /** Reads the overflow run at `pgno` holding `length` bytes; runs bypass the cache. */
-  readRun(pgno: number, length: number): Uint8Array {
+  /** Reads the overflow run at `pgno` holding `length` bytes of version `version`; runs bypass the cache. */
+  readRun(pgno: number, length: number, version: number): Uint8Array {
     const pages = Math.ceil((PAGE_HEADER + length) / this.pageSize);
     const run = this.load(pgno, pages * this.pageSize);
     if (run[PAGE_TYPE] !== PageType.Overflow || u32(run, PAGE_UPPER) !== pages) {
       throw new CorruptionError(`expected an overflow run of ${pages} pages`, pgno);
     }
+    assertBornBy(run, pgno, version);
     return run.subarray(PAGE_HEADER, PAGE_HEADER + length);
   }
 

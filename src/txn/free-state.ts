@@ -9,13 +9,14 @@
 import type { Meta } from '../pages/meta.js';
 import { FreeSet } from '../pages/freeset.js';
 import { FreeSpace, replaySpaceMap } from '../pages/spacemap.js';
+import { assertBornBy, type Pager } from '../pages/pager.js';
 
 export class FreeState {
   /** Reusable pages and pending groups, valid for version `txnId` only. */
   space: FreeSpace;
   private txnId: number;
 
-  private constructor(space: FreeSpace, txnId: number, private readonly read: (pgno: number) => Uint8Array) {
+  private constructor(space: FreeSpace, txnId: number, private readonly pager: Pager) {
     this.space = space;
     this.txnId = txnId;
   }
@@ -25,9 +26,9 @@ export class FreeState {
    * freed come back pending: they hold the version before it, which stays the last one known
    * durable until this process makes a commit of its own durable (see the hold in env/).
    */
-  static replayed(meta: Meta, read: (pgno: number) => Uint8Array): FreeState {
-    const sm = replaySpaceMap(read, meta.spaceMapHead, meta.spaceMapPages, meta.txnId);
-    return new FreeState(new FreeSpace(sm.free, sm.pending), meta.txnId, read);
+  static replayed(meta: Meta, pager: Pager): FreeState {
+    const sm = replaySpaceMap(reader(pager, meta), meta.spaceMapHead, meta.spaceMapPages, meta.txnId);
+    return new FreeState(new FreeSpace(sm.free, sm.pending), meta.txnId, pager);
   }
 
   /**
@@ -35,8 +36,8 @@ export class FreeState {
    * pins the version it sees, so its space-map pages may be reused under it); its first write
    * loads the state under the writer lock.
    */
-  static unloaded(read: (pgno: number) => Uint8Array): FreeState {
-    return new FreeState(new FreeSpace(new FreeSet()), -1, read);
+  static unloaded(pager: Pager): FreeState {
+    return new FreeState(new FreeSpace(new FreeSet()), -1, pager);
   }
 
   /** Whether the state describes version `txnId` (this thread committed or loaded it). */
@@ -52,7 +53,7 @@ export class FreeState {
     if (this.txnId !== base.txnId) {
       // Another thread committed since this thread last wrote: its free state is on disk. Pages
       // freed by the last nRoots - 1 versions may still be reached by their readers.
-      const sm = replaySpaceMap(this.read, base.spaceMapHead, base.spaceMapPages, base.txnId - base.nRoots + 1);
+      const sm = replaySpaceMap(reader(this.pager, base), base.spaceMapHead, base.spaceMapPages, base.txnId - base.nRoots + 1);
       this.space = new FreeSpace(sm.free, sm.pending);
       this.txnId = base.txnId;
     }
@@ -70,4 +71,13 @@ export class FreeState {
     for (const p of fromFree) free.add(p);
     for (const p of trimmed) if (!free.has(p)) free.add(p);
   }
+}
+
+/** Reads the pages of version `meta`, each checked to be no newer than it. */
+function reader(pager: Pager, meta: Meta): (pgno: number) => Uint8Array {
+  return (pgno) => {
+    const p = pager.read(pgno);
+    assertBornBy(p, pgno, meta.txnId);
+    return p;
+  };
 }

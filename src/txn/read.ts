@@ -8,7 +8,7 @@ import type { Meta } from '../pages/meta.js';
 import { readDescriptor } from './catalog.js';
 import { CorruptionError, ReaderExpiredError, TransactionEndedError } from '../errors.js';
 import type { Pin } from '../sync/readers.js';
-import type { Pager } from '../pages/pager.js';
+import { assertBornBy, type Pager } from '../pages/pager.js';
 
 /** What a read transaction needs from the environment that opened it (env/ implements it). */
 export interface ReadHost {
@@ -58,18 +58,23 @@ export class ReadTxn implements PageReader {
       this.throwIfExpired();
       throw new CorruptionError(`page number out of range [${this.meta.nRoots}, ${this.meta.highWater})`, pgno);
     }
-    if (!this.registered) return this.host.pager.read(pgno);
+    if (!this.registered) {
+      const p = this.host.pager.read(pgno);
+      assertBornBy(p, pgno, this.meta.txnId);
+      return p;
+    }
     this.throwIfExpired();
     const page = this.host.pager.read(pgno);
     this.throwIfExpired();
+    assertBornBy(page, pgno, this.meta.txnId);
     return page;
   }
 
   readOverflow(pgno: number, length: number): Uint8Array {
     if (!this.active) throw new TransactionEndedError('read');
-    if (!this.registered) return this.host.pager.readRun(pgno, length);
+    if (!this.registered) return this.host.pager.readRun(pgno, length, this.meta.txnId);
     this.throwIfExpired();
-    const run = this.host.pager.readRun(pgno, length);
+    const run = this.host.pager.readRun(pgno, length, this.meta.txnId);
     this.throwIfExpired();
     return run;
   }

@@ -17,7 +17,7 @@ import { MAX_PAGES, PAGE_HEADER, PAGE_TXN, PAGE_TYPE, PAGE_UPPER, PageType } fro
 import { setU32, u32 } from '../pages/bytes.js';
 import { CorruptionError, RotaError, TransactionEndedError } from '../errors.js';
 import { fullTxn } from '../sync/locks.js';
-import type { Pager } from '../pages/pager.js';
+import { assertBornBy, type Pager } from '../pages/pager.js';
 import type { Storage } from '../storage/storage.js';
 import type { FreeState } from './free-state.js';
 
@@ -78,13 +78,15 @@ export class WriteTxn implements PageWriter {
     if (pgno >= this.base.highWater || pgno < this.base.nRoots) {
       throw new CorruptionError(`page number out of range [${this.base.nRoots}, ${this.base.highWater})`, pgno);
     }
-    return this.host.pager.read(pgno);
+    const p = this.host.pager.read(pgno);
+    assertBornBy(p, pgno, this.base.txnId);
+    return p;
   }
 
   readOverflow(pgno: number, length: number): Uint8Array {
     const run = this.dirty.get(pgno);
     if (run !== undefined) return run.subarray(PAGE_HEADER, PAGE_HEADER + length);
-    return this.host.pager.readRun(pgno, length);
+    return this.host.pager.readRun(pgno, length, this.base.txnId);
   }
 
   // ---- PageWriter
