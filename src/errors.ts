@@ -45,10 +45,15 @@ export class InvalidValueError extends RotaError {
   constructor(message: string) { super('ROTA_BAD_VALUE', message); }
 }
 
-/** An encoded key longer than the page size allows (see `maxKeySize`). */
+/**
+ * An encoded key longer than the page size allows (see `maxKeySize`): on a write, in compact() to a
+ * smaller page size, or in load(), where `where` names the entry of the dump.
+ */
 export class KeyTooLargeError extends RotaError {
-  constructor(size: number, max: number) {
-    super('ROTA_KEY_TOO_LARGE', `encoded key is ${size} bytes; the limit at this page size is ${max}`);
+  constructor(size: number, max: number, where?: string) {
+    super('ROTA_KEY_TOO_LARGE', where === undefined
+      ? `encoded key is ${size} bytes; the limit at this page size is ${max}`
+      : `${where}: a key of ${size} bytes; the limit at this page size is ${max}`);
   }
 }
 
@@ -83,11 +88,6 @@ export class DatabaseClosedError extends RotaError {
 /** The transaction has already committed or aborted (or was ended by close). */
 export class TransactionEndedError extends RotaError {
   constructor(what: string) { super('ROTA_TXN_ENDED', `the ${what} transaction has ended`); }
-}
-
-/** A write was attempted through a read-only transaction. */
-export class ReadOnlyError extends RotaError {
-  constructor() { super('ROTA_READ_ONLY', 'write operation in a read transaction'); }
 }
 
 /**
@@ -158,4 +158,57 @@ export class ReaderExpiredError extends RotaError {
   constructor(txnId: number) {
     super('ROTA_READER_EXPIRED', `the read transaction on version ${txnId} was expired by a waiting writer (maxReaderAgeMs); begin a new one`);
   }
+}
+
+/** A write transaction would grow the file past the largest page number the format can address. */
+export class DatabaseFullError extends RotaError {
+  constructor(maxPages: number) { super('ROTA_FULL', `the file would exceed ${maxPages} pages`); }
+}
+
+/** Opening (or joining) a file in one more thread than the lock table has per-thread entries for. */
+export class TooManyThreadsError extends RotaError {
+  constructor(max: number) {
+    super('ROTA_TOO_MANY_THREADS', `at most ${max} threads can have one database open at once`);
+  }
+}
+
+/**
+ * The engine found its own in-memory bookkeeping broken (the free set was asked to free a page
+ * that is already free, or to take one that is not): a bug, or a file whose pages are shared in a
+ * way only check() reports. The operation is abandoned; run check() to tell the two apart.
+ */
+export class InternalError extends RotaError {
+  constructor(message: string) { super('ROTA_INTERNAL', message); }
+}
+
+/** rotadb was loaded on a host it does not run on (a big-endian one); thrown when the module loads. */
+export class UnsupportedPlatformError extends RotaError {
+  constructor(message: string) { super('ROTA_UNSUPPORTED_PLATFORM', message); }
+}
+
+/** compact(), backup() or `dump -o` was given a destination that exists: they never overwrite one. */
+export class FileExistsError extends RotaError {
+  constructor(message: string) { super('ROTA_EXISTS', message); }
+}
+
+/** A file named on the command line (a database, or a dump to load) does not exist. */
+export class FileNotFoundError extends RotaError {
+  constructor(path: string) { super('ROTA_NOT_FOUND', `${path} does not exist`); }
+}
+
+/** dump() was asked for one database (`database` option, `--db`) that the snapshot does not have. */
+export class NoSuchDatabaseError extends RotaError {
+  constructor(name: string | null, txnId: number) {
+    super('ROTA_NO_DATABASE', `there is no database named ${JSON.stringify(name)} in version ${txnId}`);
+  }
+}
+
+/** The input of load() is not a well-formed rotadb dump, or holds other entries than its header announces. */
+export class InvalidDumpError extends RotaError {
+  constructor(message: string) { super('ROTA_BAD_DUMP', message); }
+}
+
+/** The command line is wrong: unknown command or option, a missing or extra argument, a bad value. */
+export class UsageError extends RotaError {
+  constructor(message: string) { super('ROTA_USAGE', message); }
 }

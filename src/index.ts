@@ -13,4 +13,5 @@ export * from './errors.js';
 export { maxKeySize } from './pages/layout.js';
 export type { CompactOptions, CompactResult } from './tools/compact.js';
 export type { BackupOptions, BackupResult } from './tools/backup.js';
-export type { DumpOptions, DumpResult, LoadOptions, LoadResult } from './tools/dump.js';
+export type { DumpOptions, DumpResult } from './tools/dump.js';
+export type { LoadOptions, LoadResult } from './tools/load.js';

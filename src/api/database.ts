@@ -24,7 +24,8 @@ import { databaseStats, type Stats } from '../tools/stats.js';
 import type { ReaderInfo } from '../sync/locks.js';
 import { compact, type CompactOptions, type CompactResult } from '../tools/compact.js';
 import { backup, type BackupOptions, type BackupResult } from '../tools/backup.js';
-import { dump, load, type DumpReader, type DumpOptions, type DumpResult, type LoadOptions, type LoadResult } from '../tools/dump.js';
+import { dump, type DumpOptions, type DumpResult } from '../tools/dump.js';
+import { load, type DumpReader, type LoadOptions, type LoadResult } from '../tools/load.js';
 import type { Readable, Writable } from 'node:stream';
 import {
   InvalidKeyError, InvalidOptionError, KeyTooLargeError, TransactionEndedError,
@@ -501,22 +502,22 @@ export class RootDatabase<V = any> extends Database<V> {
 
   /** Writes a new file with only the live data of one snapshot, pages full and in key order. */
   compact(dest: string, options?: CompactOptions): Promise<CompactResult> {
-    return compact(this, dest, options);
+    return compact(this.env, dest, options);
   }
 
   /** Copies one consistent snapshot, page for page, while writers go on. */
   backup(dest: string, options?: BackupOptions): Promise<BackupResult> {
-    return backup(this, dest, options);
+    return backup(this.env, dest, options);
   }
 
   /** Writes every entry of one snapshot as line-delimited JSON (docs/cli.md). */
   dump(out: Writable | NodeJS.WritableStream, options?: DumpOptions): Promise<DumpResult> {
-    return dump(this, out, options);
+    return dump(this.env, out, options);
   }
 
   /** Reads a dump into this database, in bounded transactions. */
   load(input: DumpReader | Readable | NodeJS.ReadableStream | AsyncIterable<string | Buffer>, options?: LoadOptions): Promise<LoadResult> {
-    return load(this, input, options);
+    return load(this.env, input, options, (body) => this.transaction(() => body(this.env.writeTxn!)));
   }
 
   /** Waits for queued writes, then closes the file. Open transactions end; later calls throw. */

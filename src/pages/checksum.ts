@@ -9,8 +9,9 @@
  * Little-endian hosts only (checked at load): the words are read through a Uint32Array view.
  */
 import { endianness } from 'node:os';
+import { UnsupportedPlatformError } from '../errors.js';
 
-if (endianness() !== 'LE') throw new Error('rotadb supports little-endian hosts only');
+if (endianness() !== 'LE') throw new UnsupportedPlatformError('rotadb supports little-endian hosts only');
 
 const P1 = 0x9e3779b1 | 0;
 const P2 = 0x85ebca77 | 0;

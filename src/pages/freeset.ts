@@ -1,3 +1,5 @@
+import { InternalError } from '../errors.js';
+
 /**
  * A set of page numbers as a bitmap: O(1) add, remove and test, lowest-first allocation with a
  * moving hint, and contiguous runs for overflow values. Memory is one bit per page of the file.
@@ -16,7 +18,7 @@ export class FreeSet {
     const w = p >>> 5;
     if (w >= this.words.length) this.grow(w + 1);
     const bit = 1 << (p & 31);
-    if ((this.words[w]! & bit) !== 0) throw new Error(`free set: page ${p} is already free`);
+    if ((this.words[w]! & bit) !== 0) throw new InternalError(`free set: page ${p} is already free`);
     this.words[w]! |= bit;
     this.count++;
     if (w < this.low) this.low = w;
@@ -25,7 +27,7 @@ export class FreeSet {
   delete(p: number): void {
     const w = p >>> 5;
     const bit = 1 << (p & 31);
-    if (w >= this.words.length || (this.words[w]! & bit) === 0) throw new Error(`free set: page ${p} is not free`);
+    if (w >= this.words.length || (this.words[w]! & bit) === 0) throw new InternalError(`free set: page ${p} is not free`);
     this.words[w]! &= ~bit;
     this.count--;
   }
@@ -44,7 +46,7 @@ export class FreeSet {
         return w * 32 + b;
       }
     }
-    throw new Error('free set: count says non-empty but no bit is set');
+    throw new InternalError('free set: count says non-empty but no bit is set');
   }
 
   /** Removes and returns the first page of the lowest run of `n` free pages, or -1. */

@@ -76,13 +76,6 @@ export class FreeSpace {
     }
     this.pending = keep;
   }
-
-  /** Every free page as FREE records: reusable ones under txn 0, pending ones under their txn. */
-  snapshotRecords(): SpaceRecord[] {
-    const out: SpaceRecord[] = [{ kind: SM_FREE, txn: 0, runs: this.free.runs() }];
-    for (const g of this.pending) out.push({ kind: SM_FREE, txn: g.txn, runs: runsOf(g.pages) });
-    return out;
-  }
 }
 
 export function runsOf(pages: number[]): Array<[number, number]> {

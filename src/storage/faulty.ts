@@ -19,6 +19,11 @@ export class SimulatedCrash extends Error {
   }
 }
 
+export interface FaultyStorageOptions {
+  /** Seed of the PRNG behind every random choice (where a torn write is cut, which pending writes a failed sync or a crash keeps); default 0x5eed. */
+  seed?: number;
+}
+
 /** A change that has reached the OS cache but not the disk. */
 type PendingOp =
   | { readonly kind: 'write'; readonly position: number; readonly data: Uint8Array }
@@ -53,7 +58,7 @@ export class FaultyStorage implements Storage {
   #diskLimit = Infinity;
   #tearNext = false;
 
-  constructor(initial?: Uint8Array, opts?: { seed?: number }) {
+  constructor(initial?: Uint8Array, opts?: FaultyStorageOptions) {
     this.#durable = MemoryStorage.from(initial ?? new Uint8Array(0));
     this.#view = MemoryStorage.from(initial ?? new Uint8Array(0));
     this.#rand = mulberry32(opts?.seed ?? 0x5eed);
@@ -285,6 +290,8 @@ function flipIn(s: MemoryStorage, position: number, mask: number): boolean {
 
 /** A StorageError shaped like one from a real syscall, so callers can't tell the difference. */
 function injected(syscall: string, code: 'EIO' | 'ENOSPC', message: string): StorageError {
+  // The cause imitates Node's own system errors (a plain Error with code and syscall), as the
+  // engine's StorageError wraps them; so it is deliberately not a RotaError.
   const cause = Object.assign(new Error(`${code}: injected fault, ${syscall}`), { code, syscall });
   return new StorageError(`${message}: ${cause.message}`, cause);
 }

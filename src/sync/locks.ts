@@ -19,6 +19,7 @@
  * dropped exactly once, and an expired reader learns it from the failed CAS.
  */
 import { threadId } from 'node:worker_threads';
+import { InvalidOptionError } from '../errors.js';
 
 // header words
 const WRITER = 0; // owner thread id + 1, or 0
@@ -99,7 +100,7 @@ export class LockTable {
     this.logBase = this.readersBase + this.entries * READER_WORDS;
     const words = this.logBase + LOG_CAPACITY;
     this.sab = sab ?? new SharedArrayBuffer(words * 4);
-    if (this.sab.byteLength !== words * 4) throw new Error('lock table: shared buffer does not match nRoots/maxReaders');
+    if (this.sab.byteLength !== words * 4) throw new InvalidOptionError('lock table: shared buffer does not match nRoots/maxReaders');
     this.i32 = new Int32Array(this.sab);
     this.f64 = new Float64Array(this.sab);
   }

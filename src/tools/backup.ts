@@ -17,9 +17,9 @@
  */
 import * as fs from 'node:fs';
 import * as pathMod from 'node:path';
-import type { RootDatabase } from '../api/database.js';
+import type { Environment } from '../env/environment.js';
 import { encodeMeta } from '../pages/meta.js';
-import { RotaError } from '../errors.js';
+import { InvalidOptionError, StorageError } from '../errors.js';
 import {
   publishFile, refuseExisting, removeQuietly, temporaryName, wrapIo, yieldTurn, type ProgressCallback,
 } from './compact.js';
@@ -44,17 +44,16 @@ export interface BackupResult {
 export const DEFAULT_CHUNK_PAGES = 256;
 
 /**
- * Copies the current version of `db` to a new file at `destPath`. Asynchronous writers of this
+ * Copies the current version of `env` to a new file at `destPath`. Asynchronous writers of this
  * thread go on between chunks until they need the root slot the backup pins (then they wait for
  * it); readers are never blocked.
  */
-export async function backup(db: RootDatabase, destPath: string, options: BackupOptions = {}): Promise<BackupResult> {
-  const env = db.env;
+export async function backup(env: Environment, destPath: string, options: BackupOptions = {}): Promise<BackupResult> {
   env.checkOpen();
   const dest = pathMod.resolve(destPath);
   refuseExisting(dest, 'backup');
   const chunkPages = options.chunkPages ?? DEFAULT_CHUNK_PAGES;
-  if (!Number.isInteger(chunkPages) || chunkPages < 1) throw new RotaError('ROTA_BAD_OPTION', `chunkPages must be a positive integer, not ${chunkPages}`);
+  if (!Number.isInteger(chunkPages) || chunkPages < 1) throw new InvalidOptionError(`chunkPages must be a positive integer, not ${chunkPages}`);
   const onProgress = options.onProgress;
 
   const r = env.beginRead(true);
@@ -108,7 +107,7 @@ function writeAll(fd: number, buf: Uint8Array, position: number): void {
   let done = 0;
   while (done < buf.length) {
     const n = fs.writeSync(fd, buf, done, buf.length - done, position + done);
-    if (n === 0) throw new RotaError('ROTA_IO', `write at ${position + done} made no progress`);
+    if (n === 0) throw new StorageError(`write at ${position + done} made no progress`);
     done += n;
   }
 }

@@ -15,12 +15,12 @@
 import * as fs from 'node:fs';
 import * as pathMod from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { open, type RootDatabase } from '../api/database.js';
 import { Cursor } from '../btree/cursor.js';
 import { put } from '../btree/tree.js';
 import { emptyTree, type TreeInfo } from '../btree/store.js';
 import { maxKeySize } from '../pages/layout.js';
-import { KeyTooLargeError, RotaError } from '../errors.js';
+import { Environment } from '../env/environment.js';
+import { FileExistsError, InvalidOptionError, KeyTooLargeError, RotaError, StorageError } from '../errors.js';
 import { listDescriptors, writeDescriptor } from '../txn/catalog.js';
 import type { ReadTxn } from '../txn/read.js';
 import type { WriteTxn } from '../txn/write.js';
@@ -90,7 +90,7 @@ export function yieldTurn(): Promise<void> {
 /** Throws ROTA_EXISTS when `path` exists (a file, a directory, anything). */
 export function refuseExisting(path: string, what: string): void {
   if (fs.existsSync(path)) {
-    throw new RotaError('ROTA_EXISTS', `${path} already exists; ${what} writes a new file and never overwrites one`);
+    throw new FileExistsError(`${path} already exists; ${what} writes a new file and never overwrites one`);
   }
 }
 
@@ -110,9 +110,9 @@ export function publishFile(tmp: string, dest: string, what: string): void {
     fs.unlinkSync(tmp);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new RotaError('ROTA_EXISTS', `${dest} already exists (it appeared while ${what} ran); it was left untouched`);
+    if (code === 'EEXIST') throw new FileExistsError(`${dest} already exists (it appeared while ${what} ran); it was left untouched`);
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV' && code !== 'EMLINK') {
-      throw new RotaError('ROTA_IO', `cannot move ${tmp} to ${dest}: ${(e as Error).message}`, { cause: e });
+      throw new StorageError(`cannot move ${tmp} to ${dest}: ${(e as Error).message}`, e);
     }
     refuseExisting(dest, what);
     fs.renameSync(tmp, dest);
@@ -136,11 +136,11 @@ export function syncDirectory(dir: string): void {
   } catch { /* directory fsync is not supported everywhere; the link or rename is still atomic */ }
 }
 
-/** An operating-system error (it has a `syscall`) becomes a RotaError ROTA_IO; anything else is returned as is. */
+/** An operating-system error (it has a `syscall`) becomes a StorageError (ROTA_IO); anything else is returned as is. */
 export function wrapIo(e: unknown): unknown {
   if (e instanceof RotaError) return e;
   if (typeof (e as { syscall?: unknown } | null)?.syscall !== 'string') return e;
-  return new RotaError('ROTA_IO', (e as Error).message, { cause: e });
+  return new StorageError((e as Error).message, e);
 }
 
 /** Removes a file if it exists, ignoring errors (cleanup after a failure). */
@@ -150,18 +150,18 @@ export function removeQuietly(path: string): void {
 
 function positiveInt(v: number | undefined, fallback: number, name: string): number {
   if (v === undefined) return fallback;
-  if (!Number.isInteger(v) || v < 1) throw new RotaError('ROTA_BAD_OPTION', `${name} must be a positive integer, not ${v}`);
+  if (!Number.isInteger(v) || v < 1) throw new InvalidOptionError(`${name} must be a positive integer, not ${v}`);
   return v;
 }
 
 /**
- * Writes a new database file at `destPath` holding the live data of the source's current version.
+ * Writes a new database file at `destPath` holding the live data of the current version of `env`
+ * (raw key and value bytes: no codec is involved, whatever the databases' encodings).
  * The source stays fully usable meanwhile: readers go on, and asynchronous writers go on until
  * they need the root slot this copy pins (then they wait for it). A synchronous writer of this
  * thread that needs that slot gets ROTA_WOULD_DEADLOCK, as with any read transaction it holds.
  */
-export async function compact(db: RootDatabase, destPath: string, options: CompactOptions = {}): Promise<CompactResult> {
-  const env = db.env;
+export async function compact(env: Environment, destPath: string, options: CompactOptions = {}): Promise<CompactResult> {
   env.checkOpen();
   const dest = pathMod.resolve(destPath);
   refuseExisting(dest, 'compact');
@@ -173,20 +173,20 @@ export async function compact(db: RootDatabase, destPath: string, options: Compa
 
   const r = env.beginRead(true);
   const tmp = temporaryName(dest, 'compacting');
-  let out: RootDatabase | null = null;
+  let out: Environment | null = null;
   try {
     const dbs = listDatabases(r);
     let total = 0;
     for (const d of dbs) total += d.tree.entries;
     onProgress?.(0, total);
     // The destination is private until it is renamed: no fsync per commit, one at the end.
-    out = open(tmp, { pageSize, nRoots, noSync: true, cacheSize: 16 * 1024 * 1024 });
-    const maxKey = maxKeySize(out.env.pageSize);
+    out = Environment.open({ path: tmp, pageSize, nRoots, noSync: true, cacheSize: 16 * 1024 * 1024 });
+    const maxKey = maxKeySize(out.pageSize);
     let txn: WriteTxn | null = null;
     let inTxn = 0;
     let bytes = 0;
     let done = 0;
-    const begin = (): WriteTxn => (txn ??= out!.env.beginWriteSync());
+    const begin = (): WriteTxn => (txn ??= out!.beginWriteSync());
     for (const d of dbs) {
       if (d.tree.root === 0) {
         if (d.name !== null) ensureDatabase(begin(), d.name); // keep empty named databases
@@ -212,7 +212,7 @@ export async function compact(db: RootDatabase, destPath: string, options: Compa
       }
     }
     if (txn !== null) (txn as WriteTxn).commit();
-    out.closeSync();
+    out.close();
     out = null;
     syncFile(tmp);
     publishFile(tmp, dest, 'compact');
@@ -227,7 +227,7 @@ export async function compact(db: RootDatabase, destPath: string, options: Compa
     };
   } catch (e) {
     if (out !== null) {
-      try { out.closeSync(); } catch { /* failing already */ }
+      try { out.close(); } catch { /* failing already */ }
     }
     removeQuietly(tmp);
     throw wrapIo(e);

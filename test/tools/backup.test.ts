@@ -83,7 +83,7 @@ describe('backup', () => {
     const dest = path.join(tempDir(), 'copy.rdb');
     const startedAt = commits;
     const progress: Array<[number, number]> = [];
-    const result = await backup(db, dest, { chunkPages: 4, onProgress: (d, t) => progress.push([d, t]) });
+    const result = await backup(db.env, dest, { chunkPages: 4, onProgress: (d, t) => progress.push([d, t]) });
     const during = commits - startedAt;
     // keep writing a little after the backup, then stop
     const target = commits + 3;
@@ -120,7 +120,7 @@ describe('backup', () => {
     const dir = tempDir();
     const dest = path.join(dir, 'x.rdb');
     fs.writeFileSync(dest, 'keep');
-    expect(await codeOf(() => backup(db, dest))).toBe('ROTA_EXISTS');
+    expect(await codeOf(() => backup(db.env, dest))).toBe('ROTA_EXISTS');
     expect(fs.readFileSync(dest, 'utf8')).toBe('keep');
     expect(fs.readdirSync(dir)).toEqual(['x.rdb']);
     expect(db.readers()).toEqual([]);
@@ -131,7 +131,7 @@ describe('backup', () => {
     db.transactionSync(() => { for (let i = 0; i < 2000; i++) db.putSync(i, { i }); });
     const v = db.env.current.txnId;
     const dest = path.join(tempDir(), 'serial.rdb');
-    const job = backup(db, dest, { chunkPages: 2 });
+    const job = backup(db.env, dest, { chunkPages: 2 });
     const put = db.put('late', true);
     const result = await job;
     await put;
@@ -156,7 +156,7 @@ describe('backup', () => {
     })();
     const dir = tempDir();
     const slow = (): void => { const until = Date.now() + 3; while (Date.now() < until); };
-    const code = await codeOf(() => backup(db, path.join(dir, 'b.rdb'), { chunkPages: 1, onProgress: slow }));
+    const code = await codeOf(() => backup(db.env, path.join(dir, 'b.rdb'), { chunkPages: 1, onProgress: slow }));
     stop = true;
     await writer;
     expect(code).toBe('ROTA_READER_EXPIRED');
@@ -189,7 +189,7 @@ describe('backup', () => {
     const dest = path.join(tempDir(), 'cut.rdb');
     let r;
     try {
-      r = await backup(db, dest, { chunkPages: 1 });
+      r = await backup(db.env, dest, { chunkPages: 1 });
     } finally {
       storage.read = read;
     }
@@ -209,7 +209,7 @@ describe('backup', () => {
   it('copies a database that has only its initial version', async () => {
     const db = openFile(tempPath(), { pageSize: 1024, nRoots: 3 });
     const dest = path.join(tempDir(), 'empty.rdb');
-    const r = await backup(db, dest);
+    const r = await backup(db.env, dest);
     expect(r.txnId).toBe(0);
     const copy = track(open(dest));
     expect(copy.env.pageSize).toBe(1024);

@@ -73,7 +73,7 @@ describe('compact', () => {
     const before = rawContents(src);
     expect([...before.keys()]).toEqual(['', 'bin', 'gone', 'users']);
     expect(before.get('gone')).toEqual([]);
-    const result = await compact(src, dest);
+    const result = await compact(src.env, dest);
     expect(result.txnId).toBe(src.env.current.txnId);
     expect(result.entries).toBe([...before.values()].reduce((a, rows) => a + rows.length, 0));
     expect(result.databases).toBe(3);
@@ -116,9 +116,9 @@ describe('compact', () => {
     const dir = tempDir();
     const dest = path.join(dir, 'there.rdb');
     fs.writeFileSync(dest, 'precious');
-    expect(await codeOf(() => compact(src, dest))).toBe('ROTA_EXISTS');
+    expect(await codeOf(() => compact(src.env, dest))).toBe('ROTA_EXISTS');
     expect(fs.readFileSync(dest, 'utf8')).toBe('precious');
-    expect(await codeOf(() => compact(src, src.env.path!))).toBe('ROTA_EXISTS');
+    expect(await codeOf(() => compact(src.env, src.env.path!))).toBe('ROTA_EXISTS');
     expect(fs.readdirSync(dir)).toEqual(['there.rdb']);
   });
 
@@ -127,7 +127,7 @@ describe('compact', () => {
     const total = [...rawContents(src).values()].reduce((a, rows) => a + rows.length, 0);
     const calls: Array<[number, number]> = [];
     const dest = path.join(tempDir(), 'c.rdb');
-    await compact(src, dest, { onProgress: (d, t) => calls.push([d, t]), batchEntries: 250, pageSize: 8192, nRoots: 2 });
+    await compact(src.env, dest, { onProgress: (d, t) => calls.push([d, t]), batchEntries: 250, pageSize: 8192, nRoots: 2 });
     expect(calls[0]).toEqual([0, total]);
     expect(calls.at(-1)).toEqual([total, total]);
     for (let i = 1; i < calls.length; i++) expect(calls[i]![0]).toBeGreaterThanOrEqual(calls[i - 1]![0]);
@@ -145,7 +145,7 @@ describe('compact', () => {
     const src = openFile(tempPath());
     src.putSync('k'.repeat(600), 1); // fits 4 KiB pages, not 1 KiB ones (limit 491)
     const dir = tempDir();
-    expect(await codeOf(() => compact(src, path.join(dir, 'small.rdb'), { pageSize: 1024 }))).toBe('ROTA_KEY_TOO_LARGE');
+    expect(await codeOf(() => compact(src.env, path.join(dir, 'small.rdb'), { pageSize: 1024 }))).toBe('ROTA_KEY_TOO_LARGE');
     expect(fs.readdirSync(dir)).toEqual([]);
     expect(src.readers()).toEqual([]); // the snapshot was released
   });
@@ -170,7 +170,7 @@ describe('compact', () => {
       }
     })();
     const reading = src.beginRead();
-    const job = compact(src, dest, { batchEntries: 200 }); // pins the current version before returning
+    const job = compact(src.env, dest, { batchEntries: 200 }); // pins the current version before returning
     const result = await job;
     // the writer may be waiting for the slot `reading` pins: release it before waiting for the writer
     expect(reading.get(['item', 1])).toEqual({ i: 1, text: 'updated' });

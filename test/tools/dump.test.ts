@@ -5,7 +5,8 @@
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { RootDatabase } from '../../src/api/database.js';
-import { DUMP_FORMAT, DUMP_VERSION, DumpReader, dump, load } from '../../src/tools/dump.js';
+import { DUMP_FORMAT, DUMP_VERSION, dump } from '../../src/tools/dump.js';
+import { DumpReader, load } from '../../src/tools/load.js';
 import { codeOf, expectClean, openFile, openMem, rawContents, tempPath } from '../helpers/db.js';
 
 
@@ -14,7 +15,7 @@ async function dumpText(db: RootDatabase, options: Parameters<typeof dump>[2] = 
   const chunks: Buffer[] = [];
   const out = new PassThrough();
   out.on('data', (c: Buffer) => chunks.push(c));
-  await dump(db, out, options);
+  await dump(db.env, out, options);
   out.end();
   return Buffer.concat(chunks).toString('utf8');
 }
@@ -65,7 +66,7 @@ describe('dump and load', () => {
     }
 
     const dest = openFile(tempPath('dest.rdb'));
-    const result = await load(dest, Readable.from([text]));
+    const result = await load(dest.env, Readable.from([text]));
     expect(result).toEqual({ entries: 1766, databases: 5 });
     expect(rawContents(dest)).toEqual(rawContents(src));
     expectClean(dest);
@@ -85,12 +86,24 @@ describe('dump and load', () => {
     const dest = openMem({ pageSize: 8192, nRoots: 2 });
     const before = dest.env.current.txnId;
     const calls: Array<[number, number]> = [];
-    await load(dest, Readable.from(text.match(/[\s\S]{1,777}/g)!), { batchEntries: 100, onProgress: (d, t) => calls.push([d, t]) });
+    await load(dest.env, Readable.from(text.match(/[\s\S]{1,777}/g)!), { batchEntries: 100, onProgress: (d, t) => calls.push([d, t]) });
     expect(rawContents(dest)).toEqual(rawContents(src));
     expect(dest.env.current.txnId - before).toBe(Math.ceil(1766 / 100));
     expect(calls[0]).toEqual([0, 1766]);
     expect(calls.at(-1)).toEqual([1766, 1766]);
     expectClean(dest);
+  });
+
+  it('db.load() queues its batches after the writes issued before it, like db.transaction()', async () => {
+    const src = openMem();
+    src.putSync('k', 'from the dump');
+    const text = await dumpText(src);
+    const db = openMem();
+    const put = db.put('k', 'issued first'); // queued, not awaited
+    await db.load(Readable.from([text]));
+    await put;
+    expect(db.get('k')).toBe('from the dump');
+    expectClean(db);
   });
 
   it('dumps one database with { database }', async () => {
@@ -103,7 +116,7 @@ describe('dump and load', () => {
     const mainOnly = await dumpText(src, { database: null });
     expect(JSON.parse(mainOnly.split('\n')[0]!).databases).toEqual([{ name: null, entries: 1507 }]);
     const dest = openMem();
-    await load(dest, Readable.from([text]));
+    await load(dest.env, Readable.from([text]));
     const got = rawContents(dest);
     expect([...got.keys()]).toEqual(['', 'bin']);
     expect(got.get('')).toEqual([]);
@@ -127,14 +140,14 @@ describe('dump and load', () => {
         await new Promise((r) => setImmediate(r));
       }
     })();
-    const job = dump(src, slow);
+    const job = dump(src.env, slow);
     const result = await job;
     stop = true;
     await writer;
     await new Promise<void>((r) => slow.end(r));
     expect(src.env.current.txnId).toBeGreaterThan(result.txnId);
     const dest = openMem();
-    await load(dest, Readable.from([Buffer.concat(chunks)]));
+    await load(dest.env, Readable.from([Buffer.concat(chunks)]));
     expect(rawContents(dest)).toEqual(expected);
   });
 
@@ -143,7 +156,7 @@ describe('dump and load', () => {
     const header = (o: object = {}): string => JSON.stringify({ format: DUMP_FORMAT, version: 1, pageSize: 4096, nRoots: 4, txnId: 1, databases: [{ name: null, entries: 1 }], ...o });
     const k = db.encodeKeyCopy('k').toString('base64'); // the raw encoded key, as dump() writes it
     const entry = (o: object = {}): string => JSON.stringify({ db: null, k, v: '', ...o });
-    const code = (text: string): Promise<string> => codeOf(() => load(db, Readable.from([text])));
+    const code = (text: string): Promise<string> => codeOf(() => load(db.env, Readable.from([text])));
     expect(await code('')).toBe('ROTA_BAD_DUMP');
     expect(await code('hello\n')).toBe('ROTA_BAD_DUMP');
     expect(await code('{"format":"other"}\n')).toBe('ROTA_BAD_DUMP');
@@ -156,10 +169,10 @@ describe('dump and load', () => {
     expect(await code(`${header({ databases: [{ name: null, entries: 2 }] })}\n${entry()}\n`)).toBe('ROTA_BAD_DUMP'); // truncated
     expect(await code(`${header()}\n${entry({ k: Buffer.alloc(3000).toString('base64') })}\n`)).toBe('ROTA_KEY_TOO_LARGE');
     // the message names the line
-    const err = await load(db, Readable.from([`${header()}\n${entry()}\n${entry({ v: '***' })}\n`])).catch((e: Error) => e);
+    const err = await load(db.env, Readable.from([`${header()}\n${entry()}\n${entry({ v: '***' })}\n`])).catch((e: Error) => e);
     expect((err as Error).message).toMatch(/line 3/);
     // a well-formed one, with CRLF line ends and a trailing blank line, loads
-    await load(db, Readable.from([`${header()}\r\n${entry({ v: Buffer.from([0xc3]).toString('base64') })}\r\n\r\n`])); // msgpack true
+    await load(db.env, Readable.from([`${header()}\r\n${entry({ v: Buffer.from([0xc3]).toString('base64') })}\r\n\r\n`])); // msgpack true
     expect(db.get('k')).toBe(true);
   });
 
