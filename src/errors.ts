@@ -107,13 +107,6 @@ export class WouldDeadlockError extends RotaError {
   constructor(message: string) { super('ROTA_WOULD_DEADLOCK', message); }
 }
 
-/** More threads than the lock table has short-read entries for tried to open one file. */
-export class TooManyThreadsError extends RotaError {
-  constructor(max: number) {
-    super('ROTA_TOO_MANY_THREADS', `at most ${max} threads can have one database open at once`);
-  }
-}
-
 /** The reader table in shared memory is full (`maxReaders`). */
 export class ReadersFullError extends RotaError {
   constructor(max: number) {

@@ -15,7 +15,7 @@ import type { Meta } from '../pages/meta.js';
 import { readDescriptor } from './catalog.js';
 import { MAX_PAGES, PAGE_HEADER, PAGE_TXN, PAGE_TYPE, PAGE_UPPER, PageType } from '../pages/layout.js';
 import { setU32, u32 } from '../pages/bytes.js';
-import { CorruptionError, RotaError, TransactionEndedError } from '../errors.js';
+import { CorruptionError, DatabaseFullError, TransactionEndedError } from '../errors.js';
 import { fullTxn } from '../sync/locks.js';
 import { assertBornBy, type Pager } from '../pages/pager.js';
 import type { Storage } from '../storage/storage.js';
@@ -168,7 +168,7 @@ export class WriteTxn implements PageWriter {
       for (let i = 0; i < n; i++) this.fromFree.push(p + i);
       return p;
     }
-    if (this.highWater + n > MAX_PAGES) throw new RotaError('ROTA_FULL', `the file would exceed ${MAX_PAGES} pages`);
+    if (this.highWater + n > MAX_PAGES) throw new DatabaseFullError(MAX_PAGES);
     const first = this.highWater;
     this.highWater += n;
     return first;
