@@ -23,6 +23,8 @@ export class PageCache {
   misses = 0;
   private readonly frontPgno = new Float64Array(FRONT).fill(-1);
   private readonly frontPage: (Uint8Array | undefined)[] = new Array(FRONT);
+  /** The Map slot of each front entry: a front hit is a use, so it sets the slot's reference bit. */
+  private readonly frontSlot = new Int32Array(FRONT);
 
   constructor(maxBytes: number, pageSize: number) {
     this.capacity = Math.max(16, Math.floor(maxBytes / pageSize));
@@ -35,6 +37,7 @@ export class PageCache {
     const f = pgno & (FRONT - 1);
     if (this.frontPgno[f] === pgno) {
       this.hits++;
+      this.ref[this.frontSlot[f]!] = 1;
       return this.frontPage[f];
     }
     const slot = this.map.get(pgno);
@@ -47,6 +50,7 @@ export class PageCache {
     const page = this.pages[slot];
     this.frontPgno[f] = pgno;
     this.frontPage[f] = page;
+    this.frontSlot[f] = slot;
     return page;
   }
 

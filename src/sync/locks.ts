@@ -298,8 +298,9 @@ export class LockTable {
     Atomics.add(this.i32, this.readersBase + r * READER_WORDS + R_SEQ, 1);
   }
 
-  /** Frees an entry; its pin must have been released. */
+  /** Frees an entry; its pin must have been released. A freed entry waits for nothing. */
   unclaim(r: number): void {
+    Atomics.store(this.i32, this.readersBase + r * READER_WORDS + R_ASYNC_WAIT, 0);
     Atomics.store(this.i32, this.readersBase + r * READER_WORDS + R_OWNER, 0);
   }
 
@@ -410,6 +411,9 @@ export class LockTable {
       return head;
     }
     for (let k = cursor; k !== head; k = (k + 1) >>> 0) drop(Atomics.load(this.i32, this.logBase + (k & (LOG_CAPACITY - 1))) >>> 0);
+    // A writer of another thread may have appended meanwhile; past the ring's size it overwrote
+    // entries this loop read, so what it read may be wrong: drop everything.
+    if (((this.logHead - cursor) >>> 0) > LOG_CAPACITY) dropAll();
     return head;
   }
 }

@@ -100,7 +100,7 @@ describe('writePages coalescing', () => {
     expect(s.writes).toEqual([[5, 6], [12, 1]]); // 5, 6, 7-9, 10 | 12
     expect(pager.pagesWritten).toBe(7);
     expect([5, 6, 10, 12].map((p) => pager.read(p)[PAGE_HEADER])).toEqual([2, 4, 1, 5]);
-    expect(pager.readRun(7, 2 * PS + 10).every((b) => b === 3)).toBe(true);
+    expect(pager.readRun(7, 2 * PS + 10, 1).every((b) => b === 3)).toBe(true);
   });
 
   it('a write holds at most 256 pages; a longer overflow run is written on its own', () => {
@@ -123,7 +123,7 @@ describe('overflow runs', () => {
     const pager = new Pager(s, PS, 64 * PS);
     const value = Uint8Array.from({ length: 3 * PS }, (_, i) => (i * 7) & 0xff);
     pager.writePages(new Map([[4, run(value)]]), 1);
-    expect(Buffer.from(pager.readRun(4, value.length)).equals(Buffer.from(value))).toBe(true);
+    expect(Buffer.from(pager.readRun(4, value.length, 1)).equals(Buffer.from(value))).toBe(true);
     expect(pager.cache.size).toBe(0);
   });
 
@@ -133,10 +133,20 @@ describe('overflow runs', () => {
     const wrong = run(new Uint8Array(PS)); // 2 pages
     setU32(wrong, PAGE_UPPER, 3);
     pager.writePages(new Map<number, Uint8Array>([[4, wrong], [0, leaf(1)]]), 1);
-    corrupt(() => pager.readRun(4, PS), /expected an overflow run of 2 pages/, 4);
-    corrupt(() => pager.readRun(0, 10), /expected an overflow run of 1 pages/, 0);
+    corrupt(() => pager.readRun(4, PS, 1), /expected an overflow run of 2 pages/, 4);
+    corrupt(() => pager.readRun(0, 10, 1), /expected an overflow run of 1 pages/, 0);
     // asking for fewer pages than were written checks a shorter span: the checksum fails first
-    corrupt(() => pager.readRun(4, 10), /checksum mismatch/, 4);
+    corrupt(() => pager.readRun(4, 10, 1), /checksum mismatch/, 4);
+  });
+
+  it('a run written after the version that reads it is a reused page: corruption, not data', () => {
+    const s = new MemoryStorage();
+    const pager = new Pager(s, PS, 64 * PS);
+    pager.writePages(new Map([[4, run(new Uint8Array(PS))]]), 9);
+    expect(pager.readRun(4, PS, 9).length).toBe(PS);
+    corrupt(() => pager.readRun(4, PS, 8), /written by transaction 9, after version 8/, 4);
+    // ids compare modulo 2^32: a writer 2^32 + 9 is read back as the same low word
+    expect(pager.readRun(4, PS, 2 ** 32 + 9).length).toBe(PS);
   });
 });
 

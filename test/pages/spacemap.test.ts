@@ -262,17 +262,6 @@ describe('FreeSpace', () => {
     expect(members(fs.free)).toEqual([1, 2, 3, 4]);
   });
 
-  it('snapshotRecords lists reusable pages under txn 0 and each pending group under its txn', () => {
-    const fs = space([{ txn: 7, pages: [9, 8] }], [1, 2, 5]);
-    expect(fs.snapshotRecords()).toEqual([FREE(0, [1, 2, 5]), FREE(7, [8, 9])]);
-    // and they replay to the same state
-    const c = new Chain();
-    c.commit(fs.snapshotRecords(), true);
-    const r = c.replay(7);
-    expect(members(r.free)).toEqual([1, 2, 5]);
-    expect(groups(r.pending)).toEqual([{ txn: 7, pages: [8, 9] }]);
-  });
-
   it('model: a pending page becomes free exactly when no pinned version lies in [birth, death)', () => {
     const group = fc.record({
       txn: fc.integer({ min: 1, max: 20 }),
