@@ -11,6 +11,8 @@ import { WouldDeadlockError, WriteTimeoutError } from '../errors.js';
 
 /** How long a sync writer leaves a free writer mutex to another thread's waiting async writer. */
 const ASYNC_GRACE_MS = 2;
+/** The period of the timer that keeps a thread alive while its async writer waits (it never fires in practice). */
+const KEEP_ALIVE_MS = 1 << 30;
 
 export interface WriterOptions {
   writeTimeoutMs: number;
@@ -111,6 +113,11 @@ export class WriterLock {
    * of readers, then calls `onAcquired` in the same tick (so no other code of this thread runs
    * between taking the locks and beginning the transaction). Holds nothing while it waits, so
    * the thread's reads and synchronous writes go on meanwhile.
+   *
+   * It waits at most writeTimeoutMs in all, then rejects with WriteTimeoutError naming what it
+   * waited for, as the synchronous path does. While it waits it keeps the thread's event loop
+   * alive (Atomics.waitAsync alone does not: a thread with nothing else to do would exit and the
+   * awaited write would vanish), and no longer once it has settled.
    */
   async acquireAsync<T>(thread: AsyncWriterThread, onAcquired: (a: Acquired) => T): Promise<T> {
     const locks = this.locks;
@@ -119,6 +126,15 @@ export class WriterLock {
     let waitStart = 0;
     let waitSlot = -1;
     let seen = new Map<number, number>();
+    const timeout = this.options.writeTimeoutMs;
+    const deadline = start + timeout;
+    let keepAlive: ReturnType<typeof setInterval> | undefined;
+    /** Waits for word `index` to change from `value`, for at most `ms` and never past the deadline. */
+    const wait = async (index: number, value: number, ms: number): Promise<void> => {
+      keepAlive ??= setInterval(noop, KEEP_ALIVE_MS);
+      await waitAsync(locks.i32, index, value, Math.max(1, Math.min(ms, deadline - Date.now())));
+      thread.checkWritable();
+    };
     try {
       for (;;) {
         const slot = this.nextSlot();
@@ -133,17 +149,20 @@ export class WriterLock {
             locks.setWaiting(slot, true);
           }
           if (this.expireOld(slot, now - waitStart, seen)) continue;
+          if (now >= deadline) {
+            throw new WriteTimeoutError(`transaction ${this.nextTxn()} waited ${timeout} ms for root slot ${slot}; it is pinned by ${n} reader(s): ${this.describeReaders(slot)}`);
+          }
           const max = this.options.maxReaderAgeMs;
-          await waitAsync(locks.i32, locks.readersIndex(slot), n, max > 0 ? Math.max(1, max - (now - waitStart)) : undefined);
-          thread.checkWritable();
+          await wait(locks.readersIndex(slot), n, max > 0 ? max - (now - waitStart) : Infinity);
           continue;
         }
         if (thread.busy() || !locks.tryLockWriter()) {
           const owner = Atomics.load(locks.i32, locks.writerIndex);
           // unlockWriter() notifies; that wakes waitAsync in this thread as well as in others
           locks.setAsyncWaiting(entry, true);
-          if (owner !== 0) await waitAsync(locks.i32, locks.writerIndex, owner);
-          thread.checkWritable();
+          if (owner === 0) continue; // released meanwhile: try again
+          if (Date.now() >= deadline) throw new WriteTimeoutError(`waited ${timeout} ms for the writer lock held by thread ${owner - 1}`);
+          await wait(locks.writerIndex, owner, Infinity);
           continue;
         }
         locks.setAsyncWaiting(entry, false);
@@ -161,6 +180,7 @@ export class WriterLock {
         return onAcquired({ slot: s, waitedMs: Date.now() - start });
       }
     } finally {
+      if (keepAlive !== undefined) clearInterval(keepAlive);
       // after close the entry may belong to another thread already
       if (!thread.closed()) locks.setAsyncWaiting(entry, false);
       if (waitSlot >= 0) {
@@ -199,6 +219,8 @@ export class WriterLock {
     return this.locks.expire(slot, max, Date.now(), shortSeen).length > 0;
   }
 }
+
+function noop(): void {}
 
 function waitAsync(i32: Int32Array, index: number, value: number, timeoutMs?: number): Promise<unknown> {
   const r = Atomics.waitAsync(i32, index, value, timeoutMs);
