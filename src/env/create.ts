@@ -6,7 +6,7 @@ import { encodeMeta, type Meta } from '../pages/meta.js';
 import { DEFAULT_PAGE_SIZE, DEFAULT_ROOTS } from '../pages/layout.js';
 import { emptyTree } from '../btree/store.js';
 import type { EnvOptions } from './options.js';
-import { readCurrentVersion } from './root-slots.js';
+import { findCurrentVersion } from './root-slots.js';
 
 /** The bytes of a new, empty database: slot 0 holds version 0; the other slots are empty. */
 function initialImage(o: EnvOptions): Uint8Array {
@@ -40,14 +40,21 @@ export function createFile(path: string, o: EnvOptions): void {
 /**
  * A new storage given in the options gets the initial image; then the current version is found.
  * After a crash of the process the newest root slot may still be only in the OS cache: this
- * makes what open is about to build on durable. (Not enough after a failed fsync: see the hold.)
+ * makes what open is about to build on durable. A one-fsync commit's pages are written again
+ * first: after a failed fsync, Linux may have dropped them from the disk's queue while its cache
+ * still shows them, and a later fsync would not write them; written again, they are dirty again,
+ * and the fsync below covers them. (For the root slots and the version before, see the hold.)
  */
 export function prepareStorage(storage: Storage, opts: EnvOptions, name: string): Meta {
   if (storage.size() === 0 && opts.storage) {
     storage.write(initialImage(opts), 0);
     storage.sync();
   }
-  const meta = readCurrentVersion(storage, opts, name);
+  const { meta, written } = findCurrentVersion(storage, opts, name);
+  if (!opts.noSync) {
+    for (const [pgno, page] of written) storage.write(page, pgno * meta.pageSize);
+    if (written.size > 0) storage.write(encodeMeta(meta), meta.slot * meta.pageSize);
+  }
   storage.sync();
   return meta;
 }

@@ -126,7 +126,7 @@ export class Environment implements ReadHost, WriteHost {
     this.releaseLock = releaseLock;
     this.pageSize = meta.pageSize;
     this.nRoots = meta.nRoots;
-    this.options = runOptions(opts);
+    this.options = runOptions(opts, meta.nRoots);
     this.pager = new Pager(storage, meta.pageSize, this.options.cacheSize);
     this.metas = new Array(meta.nRoots);
     this.metas[meta.slot] = meta;
@@ -160,6 +160,10 @@ export class Environment implements ReadHost, WriteHost {
 
   get noSync(): boolean {
     return this.options.noSync;
+  }
+
+  get oneFsync(): boolean {
+    return this.options.fsyncsPerCommit === 1;
   }
 
   /** The handle a worker thread passes to open() to share this database. */

@@ -16,6 +16,13 @@ export interface EnvOptions {
   cacheSize?: number;
   /** Skip fdatasync at commit: a crash of the machine may lose recent commits (see README). */
   noSync?: boolean;
+  /**
+   * 1 (default): a commit writes its pages and its root slot, then makes both durable with one
+   * fdatasync; open trusts the newest slot only once the pages it wrote verify. 2: pages, fdatasync,
+   * root slot, fdatasync (the slot never points at pages that are not durable). With nRoots 1 only
+   * 2 is possible (the only slot is overwritten, so nothing is left to fall back to), and the default.
+   */
+  fsyncsPerCommit?: 1 | 2;
   /** How long a synchronous writer waits for readers that pin its slot (default 10 s). */
   writeTimeoutMs?: number;
   /** Reader table entries, shared by all threads: one per open read transaction or range iterator (default 126). */
@@ -30,11 +37,15 @@ export interface EnvOptions {
 export const DEFAULT_CACHE_SIZE = 256 * 1024 * 1024;
 
 /** The options an environment runs with, defaults applied. */
-export type RunOptions = Required<Pick<EnvOptions, 'noSync' | 'writeTimeoutMs' | 'maxReaders' | 'cacheSize' | 'maxReaderAgeMs'>>;
+export type RunOptions = Required<Pick<EnvOptions, 'noSync' | 'fsyncsPerCommit' | 'writeTimeoutMs' | 'maxReaders' | 'cacheSize' | 'maxReaderAgeMs'>>;
 
-export function runOptions(opts: EnvOptions): RunOptions {
+export function runOptions(opts: EnvOptions, nRoots: number): RunOptions {
+  if (opts.fsyncsPerCommit === 1 && nRoots === 1) {
+    throw new InvalidOptionError('fsyncsPerCommit 1 needs nRoots >= 2: a one-fsync commit may have to fall back to the version before it, and with nRoots 1 its slot is the one being overwritten');
+  }
   return {
     noSync: opts.noSync ?? false,
+    fsyncsPerCommit: opts.fsyncsPerCommit ?? (nRoots === 1 ? 2 : 1),
     writeTimeoutMs: opts.writeTimeoutMs ?? 10_000,
     maxReaders: opts.maxReaders ?? 126,
     cacheSize: opts.cacheSize ?? DEFAULT_CACHE_SIZE,
@@ -53,6 +64,9 @@ export function validateOptions(o: EnvOptions): void {
     const v = o[name];
     if (v !== undefined && (typeof v !== 'number' || !(v >= min))) throw new InvalidOptionError(`${name} must be a number >= ${min}, not ${String(v)}`);
   };
+  if (o.fsyncsPerCommit !== undefined && o.fsyncsPerCommit !== 1 && o.fsyncsPerCommit !== 2) {
+    throw new InvalidOptionError(`fsyncsPerCommit must be 1 or 2, not ${String(o.fsyncsPerCommit)}`);
+  }
   positive('cacheSize', 0);
   positive('writeTimeoutMs', 0);
   positive('maxReaders', 1);

@@ -6,6 +6,7 @@ import type { Storage } from '../storage/storage.js';
 import { decodeMeta, type Meta, type SlotVerdict } from '../pages/meta.js';
 import { FORMAT_VERSION, MAGIC, MAX_PAGE_SIZE, MAX_ROOTS, MIN_PAGE_SIZE, SLOT_MAGIC, SLOT_PAGE_SIZE, isValidPageSize } from '../pages/layout.js';
 import { u32 } from '../pages/bytes.js';
+import { readCommit } from './verify-commit.js';
 import { CorruptionError, FormatVersionError, InvalidOptionError, NotADatabaseError } from '../errors.js';
 
 /** The layout a caller expects (undefined: learn it from the file). */
@@ -19,6 +20,14 @@ export interface ExpectedLayout {
  * it can find, trying each legal page size, and checks them against `expect`.
  */
 export function readCurrentVersion(storage: Storage, expect: ExpectedLayout, name: string): Meta {
+  return findCurrentVersion(storage, expect, name).meta;
+}
+
+/**
+ * The current version, and for a one-fsync commit the pages it wrote as they were read (open
+ * writes them again before it builds on them: see prepareStorage).
+ */
+export function findCurrentVersion(storage: Storage, expect: ExpectedLayout, name: string): { meta: Meta; written: Map<number, Uint8Array> } {
   const size = storage.size();
   if (size === 0) throw new NotADatabaseError(`${name} is empty: not a rotadb database`);
   if (size < MIN_PAGE_SIZE) throw new NotADatabaseError(`${name} is ${size} bytes: too short for a rotadb database`);
@@ -55,14 +64,28 @@ export function readCurrentVersion(storage: Storage, expect: ExpectedLayout, nam
       if (!best || v.meta.txnId > best.txnId) best = v.meta;
     } else if (v.reason === 'format') {
       throw new FormatVersionError(`${name} has format version ${v.format} in root slot ${s}; this rotadb reads version ${FORMAT_VERSION}`);
+    } else if (v.reason === 'flags') {
+      throw new FormatVersionError(`${name} has flags 0x${v.flags.toString(16)} in root slot ${s} that this rotadb does not know (a newer version wrote it)`);
     }
   }
   if (!best) throw new NotADatabaseError(`${name} is not a rotadb database (no valid root slot)`);
+  let written = readCommit(storage, best);
+  if (written === null) {
+    // A one-fsync commit whose pages did not all reach the disk: it never completed (its fdatasync
+    // did not return), so the version before it is the last committed one, and it was durable
+    // before this commit began.
+    verdicts[best.slot] = { ok: false, reason: 'checksum' };
+    const before = best.txnId - 1;
+    best = undefined;
+    for (const v of verdicts) if (v.ok && v.meta.txnId === before && v.meta.nRoots === layout.nRoots) best = v.meta;
+    if (!best) throw new CorruptionError(`${name}: the newest root slot's commit did not reach the disk whole, and no root slot holds the version before it`);
+    written = new Map();
+  }
   checkFallback(best, verdicts, name);
   if (best.highWater * best.pageSize > size) {
     throw new CorruptionError(`${name} is truncated: version ${best.txnId} needs ${best.highWater * best.pageSize} bytes, the file has ${size}`);
   }
-  return best;
+  return { meta: best, written };
 }
 
 /**

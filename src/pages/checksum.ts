@@ -33,3 +33,32 @@ export function checksum(buf: Uint8Array, start: number, end: number, seed: numb
   h ^= h >>> 13;
   return h >>> 0;
 }
+
+/**
+ * A digest of the pages one commit wrote, independent of their order: two sums over the pages of
+ * a mix of (page number, checksum). A one-fsync commit stores it in its root slot; on open, the
+ * pages of that version written by it (page birth = its id) must give the same digest, or some of
+ * them never reached the disk. 64 bits: a page missing from the disk but replaced by another with
+ * a valid checksum and the same birth goes unnoticed with probability about 2^-64.
+ */
+export class CommitDigest {
+  pages = 0;
+  a = 0;
+  b = 0;
+
+  add(pgno: number, sum: number): void {
+    this.pages++;
+    this.a = (this.a + mix(sum ^ Math.imul(pgno, P1), P2)) | 0;
+    this.b = (this.b + mix(Math.imul(sum, P3) ^ pgno, P1)) | 0;
+  }
+
+  equals(o: { pages: number; a: number; b: number }): boolean {
+    return this.pages === o.pages && (this.a >>> 0) === (o.a >>> 0) && (this.b >>> 0) === (o.b >>> 0);
+  }
+}
+
+function mix(x: number, p: number): number {
+  x = Math.imul(x ^ (x >>> 16), p);
+  x = Math.imul(x ^ (x >>> 13), P3);
+  return (x ^ (x >>> 16)) >>> 0;
+}

@@ -30,9 +30,15 @@ export const SLOT_SPACEMAP_HEAD = 28; // u32: newest space-map page (0 = none)
 export const SLOT_SPACEMAP_PAGES = 32; // u32: pages in the space-map chain
 export const SLOT_SPACEMAP_SNAPSHOT = 36; // u32: of those, pages holding the last full snapshot
 export const SLOT_FREE_PAGES = 40; // u32: pages the space map lists as free
+export const SLOT_FLAGS = 44; // u32: SLOT_FLAG_* (0 in files written before the flags existed)
 export const SLOT_MAIN_DB = 48; // DbInfo (32 bytes)
 export const SLOT_CATALOG_DB = 80; // DbInfo (32 bytes)
-export const SLOT_USED = 112;
+export const SLOT_COMMIT_PAGES = 112; // u32: with SLOT_FLAG_ONE_FSYNC, page writes (runs count once) the commit made
+export const SLOT_COMMIT_DIGEST_A = 116; // u32: with SLOT_FLAG_ONE_FSYNC, the commit digest (pages/checksum.ts)
+export const SLOT_COMMIT_DIGEST_B = 120; // u32
+export const SLOT_USED = 124;
+/** The slot was made durable by the same fdatasync as its pages: trust it only once they verify. */
+export const SLOT_FLAG_ONE_FSYNC = 1;
 
 // ---- DbInfo: the descriptor of one B+tree (in a root slot, or as a catalog value).
 export const DBINFO_ROOT = 0; // u32 root page (0 = empty tree)

@@ -7,7 +7,8 @@ import {
   DBINFO_BRANCH_PAGES, DBINFO_DEPTH, DBINFO_ENTRIES_LO, DBINFO_LEAF_PAGES, DBINFO_OVERFLOW_PAGES,
   DBINFO_ROOT, FORMAT_VERSION, MAGIC, SLOT_CATALOG_DB, SLOT_CHECKSUM, SLOT_FORMAT, SLOT_FREE_PAGES,
   SLOT_HIGH_WATER, SLOT_INDEX, SLOT_MAGIC, SLOT_MAIN_DB, SLOT_NROOTS, SLOT_PAGE_SIZE,
-  SLOT_SPACEMAP_HEAD, SLOT_SPACEMAP_PAGES, SLOT_SPACEMAP_SNAPSHOT, SLOT_TXN_LO,
+  SLOT_SPACEMAP_HEAD, SLOT_SPACEMAP_PAGES, SLOT_SPACEMAP_SNAPSHOT, SLOT_TXN_LO, SLOT_FLAGS, SLOT_FLAG_ONE_FSYNC,
+  SLOT_COMMIT_PAGES, SLOT_COMMIT_DIGEST_A, SLOT_COMMIT_DIGEST_B,
 } from './layout.js';
 import { setU16, setU32, setU64, u16, u32, u64 } from './bytes.js';
 import { checksum } from './checksum.js';
@@ -34,6 +35,11 @@ export interface Meta {
   freePages: number;
   main: DbInfo;
   catalog: DbInfo;
+  /**
+   * Present when the slot was made durable by the same fdatasync as its pages (a one-fsync
+   * commit): how many page writes the commit made and their digest (pages/checksum.ts).
+   */
+  commit?: { pages: number; a: number; b: number };
 }
 
 export function readDbInfo(b: Uint8Array, o: number): DbInfo {
@@ -72,6 +78,12 @@ export function encodeMeta(m: Meta): Uint8Array {
   setU32(b, SLOT_FREE_PAGES, m.freePages);
   writeDbInfo(b, SLOT_MAIN_DB, m.main);
   writeDbInfo(b, SLOT_CATALOG_DB, m.catalog);
+  if (m.commit) {
+    setU32(b, SLOT_FLAGS, SLOT_FLAG_ONE_FSYNC);
+    setU32(b, SLOT_COMMIT_PAGES, m.commit.pages);
+    setU32(b, SLOT_COMMIT_DIGEST_A, m.commit.a >>> 0);
+    setU32(b, SLOT_COMMIT_DIGEST_B, m.commit.b >>> 0);
+  }
   setU32(b, SLOT_CHECKSUM, checksum(b, 4, b.length, m.slot));
   return b;
 }
@@ -79,7 +91,8 @@ export function encodeMeta(m: Meta): Uint8Array {
 export type SlotVerdict =
   | { ok: true; meta: Meta }
   | { ok: false; reason: 'empty' | 'magic' | 'checksum' | 'layout' }
-  | { ok: false; reason: 'format'; format: number };
+  | { ok: false; reason: 'format'; format: number }
+  | { ok: false; reason: 'flags'; flags: number };
 
 /** Decodes slot `slot` from `b`, which must hold at least the whole page. */
 export function decodeMeta(b: Uint8Array, slot: number): SlotVerdict {
@@ -90,6 +103,11 @@ export function decodeMeta(b: Uint8Array, slot: number): SlotVerdict {
   if (checksum(b, 4, b.length, slot) !== u32(b, SLOT_CHECKSUM)) return { ok: false, reason: 'checksum' };
   const format = u16(b, SLOT_FORMAT);
   if (format !== FORMAT_VERSION) return { ok: false, reason: 'format', format };
+  const flags = u32(b, SLOT_FLAGS);
+  if ((flags & ~SLOT_FLAG_ONE_FSYNC) !== 0) return { ok: false, reason: 'flags', flags };
+  const commit = (flags & SLOT_FLAG_ONE_FSYNC) !== 0
+    ? { pages: u32(b, SLOT_COMMIT_PAGES), a: u32(b, SLOT_COMMIT_DIGEST_A), b: u32(b, SLOT_COMMIT_DIGEST_B) }
+    : undefined;
   return {
     ok: true,
     meta: {
@@ -104,6 +122,7 @@ export function decodeMeta(b: Uint8Array, slot: number): SlotVerdict {
       freePages: u32(b, SLOT_FREE_PAGES),
       main: readDbInfo(b, SLOT_MAIN_DB),
       catalog: readDbInfo(b, SLOT_CATALOG_DB),
+      ...(commit ? { commit } : {}),
     },
   };
 }

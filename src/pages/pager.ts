@@ -5,7 +5,7 @@
 import type { Storage } from '../storage/storage.js';
 import { PAGE_CHECKSUM, PAGE_HEADER, PAGE_TXN, PAGE_TYPE, PAGE_UPPER, PageType } from './layout.js';
 import { setU32, u32 } from './bytes.js';
-import { checksum } from './checksum.js';
+import { CommitDigest, checksum } from './checksum.js';
 import { PageCache } from './cache.js';
 import { CorruptionError } from '../errors.js';
 
@@ -77,13 +77,19 @@ export class Pager {
 
   /** Reads the overflow run at `pgno` holding `length` bytes of version `version`; runs bypass the cache. */
   readRun(pgno: number, length: number, version: number): Uint8Array {
+    const run = this.loadRun(pgno, length);
+    assertBornBy(run, pgno, version);
+    return run.subarray(PAGE_HEADER, PAGE_HEADER + length);
+  }
+
+  /** The whole overflow run (header included) at `pgno` for a value of `length` bytes, verified. */
+  loadRun(pgno: number, length: number): Uint8Array {
     const pages = Math.ceil((PAGE_HEADER + length) / this.pageSize);
     const run = this.load(pgno, pages * this.pageSize);
     if (run[PAGE_TYPE] !== PageType.Overflow || u32(run, PAGE_UPPER) !== pages) {
       throw new CorruptionError(`expected an overflow run of ${pages} pages`, pgno);
     }
-    assertBornBy(run, pgno, version);
-    return run.subarray(PAGE_HEADER, PAGE_HEADER + length);
+    return run;
   }
 
   private load(pgno: number, bytes: number): Uint8Array {
@@ -99,9 +105,11 @@ export class Pager {
 
   /**
    * Writes pages (`pgno -> bytes`; an overflow run is one entry of several pages) in ascending
-   * order, coalescing neighbours into one write. Stamps txn id and checksum first.
+   * order, coalescing neighbours into one write. Stamps txn id and checksum first. Returns the
+   * digest of what it wrote (a one-fsync commit stores it in its root slot).
    */
-  writePages(pages: Map<number, Uint8Array>, txnId: number): void {
+  writePages(pages: Map<number, Uint8Array>, txnId: number): CommitDigest {
+    const digest = new CommitDigest();
     const order = [...pages.keys()].sort((a, b) => a - b);
     let runStart = -1;
     let runNext = -1;
@@ -122,7 +130,9 @@ export class Pager {
     for (const pgno of order) {
       const p = pages.get(pgno)!;
       setU32(p, PAGE_TXN, txnId >>> 0);
-      setU32(p, PAGE_CHECKSUM, checksum(p, 4, p.length, pgno));
+      const sum = checksum(p, 4, p.length, pgno);
+      setU32(p, PAGE_CHECKSUM, sum);
+      digest.add(pgno, sum);
       const n = p.length / this.pageSize;
       this.pagesWritten += n;
       if (n > MAX_WRITE_PAGES) {
@@ -139,5 +149,6 @@ export class Pager {
       runNext = pgno + n;
     }
     flush();
+    return digest;
   }
 }

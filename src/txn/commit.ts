@@ -27,8 +27,9 @@ export function commit(txn: WriteTxn): void {
     trimHighWater(txn);
     // 2. Free space: turn the page accounting into space-map records and their pages.
     spaceMap = writeSpaceMap(txn);
+    const { commit: _previous, ...base } = txn.base;
     meta = {
-      ...txn.base,
+      ...base,
       txnId: txn.txnId,
       slot: txn.slot,
       highWater: txn.highWater,
@@ -45,14 +46,17 @@ export function commit(txn: WriteTxn): void {
   }
   try {
     // 3. Write every dirty page, ascending, neighbours coalesced, each stamped and checksummed.
-    host.pager.writePages(txn.dirty, txn.txnId);
+    const digest = host.pager.writePages(txn.dirty, txn.txnId);
     //    Size the file: up to the high-water mark (its last pages may be free and unwritten), and
     //    down to it when the previous commit gave the tail back; never below the previous version's
     //    mark, which must stay openable until this commit is durable.
     const end = Math.max(txn.highWater, txn.base.highWater) * txn.pageSize;
     if (host.storage.size() !== end) host.storage.truncate(end);
-    // 4. Make them durable before any root can point at them.
-    if (!host.noSync) host.storage.sync();
+    // 4. Make them durable before any root can point at them. A one-fsync commit skips this: its
+    //    root slot records the digest of what step 3 wrote, open trusts the slot only once those
+    //    pages verify (env/verify-commit.ts), and step 6 makes pages and slot durable together.
+    if (host.oneFsync) meta.commit = { pages: digest.pages, a: digest.a, b: digest.b };
+    else if (!host.noSync) host.storage.sync();
     // 5. Write the root slot T mod nRoots (it held version T - nRoots, which nobody pins).
     host.storage.write(encodeMeta(meta), txn.slot * txn.pageSize);
     // 6. Make the new version durable.

@@ -27,6 +27,8 @@ export interface WriteHost {
   readonly storage: Storage;
   /** Skip the fdatasyncs of commit (the `noSync` option). */
   readonly noSync: boolean;
+  /** Make a commit durable with one fdatasync, pages and root slot together (`fsyncsPerCommit: 1`). */
+  readonly oneFsync: boolean;
   readonly free: FreeState;
   /** Runs the commit steps (txn/commit.ts) on `txn`. */
   commit(txn: WriteTxn): void;

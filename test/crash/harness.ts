@@ -109,13 +109,20 @@ export function models(w: Workload): Model[] {
   return out;
 }
 
-export type Opts = { pageSize: number; nRoots: number; encoding: 'binary'; cacheSize?: number; noSync?: boolean };
+export type Opts = { pageSize: number; nRoots: number; encoding: 'binary'; cacheSize?: number; noSync?: boolean; fsyncsPerCommit: 1 | 2 };
+/**
+ * The commit protocol under test: the default one-fsync commit, or with ROTADB_TEST_FSYNCS=2 the
+ * two-fsync one (test/crash/two-fsync.test.ts runs the crash suites that way too).
+ */
+export const FSYNCS: 1 | 2 = process.env.ROTADB_TEST_FSYNCS === '2' ? 2 : 1;
 /**
  * Options for every open. The default cache (512 pages) holds every page these tests' databases
  * have, like the 256 MiB default would, without allocating that default's page table on each of
  * the thousands of opens.
  */
-export const optsFor = (nRoots: number, cacheSize = 512 * PAGE): Opts => ({ pageSize: PAGE, nRoots, encoding: 'binary', cacheSize });
+export const optsFor = (nRoots: number, cacheSize = 512 * PAGE): Opts => ({ pageSize: PAGE, nRoots, encoding: 'binary', cacheSize, fsyncsPerCommit: fsyncsFor(nRoots) });
+/** The protocol a test with `nRoots` runs: nRoots 1 allows only the two-fsync commit. */
+export const fsyncsFor = (nRoots: number): 1 | 2 => (nRoots === 1 ? 2 : FSYNCS);
 
 /** The initial image: a new database with the preload committed, written cleanly. */
 export function initialImage(w: Workload, nRoots: number): Uint8Array {
@@ -208,6 +215,8 @@ export interface RunResult {
   returned: number;
   /** The crash happened inside the commit of txns[returned] (so models[returned + 1] may survive). */
   inCommit: boolean;
+  /** The crash happened while opening (which writes a one-fsync commit's pages again). */
+  inOpen: boolean;
   crashed: boolean;
   /** What the failing API call threw, if anything. */
   error: unknown;
@@ -222,7 +231,7 @@ export interface RunResult {
  * once the storage has crashed; any other error fails the test.
  */
 export function runWorkload(w: Workload, spy: SpyStorage, opts: Opts, afterTxn?: (i: number) => void): RunResult {
-  const res: RunResult = { returned: 0, inCommit: false, crashed: false, error: undefined, slotWrite: [], commitSpan: [] };
+  const res: RunResult = { returned: 0, inCommit: false, inOpen: false, crashed: false, error: undefined, slotWrite: [], commitSpan: [] };
   const slotEnd = opts.nRoots * opts.pageSize;
   let db: RootDatabase<Buffer> | undefined;
   let i = -1;
@@ -274,6 +283,7 @@ export function runWorkload(w: Workload, spy: SpyStorage, opts: Opts, afterTxn?:
     res.crashed = true;
     res.error = e;
     res.inCommit = i >= 0 && inCommit;
+    res.inOpen = i < 0;
   }
   return res;
 }
