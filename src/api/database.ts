@@ -95,7 +95,6 @@ export class Database<V = any> {
     if (key === undefined) throw new InvalidKeyError('undefined cannot be a key');
     const n = this.keys.write(key, this.keyBuf);
     if (n > this.maxKey) throw new KeyTooLargeError(n, this.maxKey);
-    if (n === 0) throw new InvalidKeyError('empty keys are not allowed');
     return n;
   }
 

@@ -55,6 +55,8 @@ export function checkTree(r: PageReader, tree: TreeInfo, name: string, claim: Cl
         if (k.length !== 0) say(pgno, 'branch cell 0 has a key');
         continue;
       }
+      // An empty separator would leave child i-1 an empty range: the empty key belongs in child 0.
+      if (type === PageType.Branch && k.length === 0) say(pgno, `branch cell ${i} has an empty separator`);
       if (prev && compareBytes(prev, 0, prev.length, k, 0, k.length) >= 0) say(pgno, `keys out of order at cell ${i}`);
       if (lo && compareBytes(k, 0, k.length, lo, 0, lo.length) < 0) say(pgno, `cell ${i} key below its separator`);
       if (hi && compareBytes(k, 0, k.length, hi, 0, hi.length) >= 0) say(pgno, `cell ${i} key not below the next separator`);

@@ -275,6 +275,11 @@ function copyCell(dst: Uint8Array, list: CellList, j: number): void {
   dst.set(list.bufs[j]!.subarray(off, off + size), reserveCell(dst, cellCount(dst), size));
 }
 
+/**
+ * Never empty: right's first key b is greater than left's last key a, so b is not the empty key
+ * (the smallest) and c < b's length. Hence the empty key, when present, always lies in the
+ * leftmost leaf, reached through cell 0 (minus infinity) of every branch.
+ */
 function leafSeparator(list: CellList, k: number): Uint8Array {
   const a = list.bufs[k - 1]!;
   const ao = list.offs[k - 1]! + LEAF_KEY;

@@ -268,6 +268,10 @@ function encodedLength(key: unknown): number {
   }
 }
 
+/**
+ * Keys as their own bytes, in unsigned byte order. The empty key is a key like any other and
+ * sorts before every other (the ordered encoding never produces it: every key there has a tag).
+ */
 export const binaryKeys: KeyCodec = {
   write(key, target) {
     if (!(key instanceof Uint8Array)) throw new InvalidKeyError(`keyEncoding 'binary' takes Uint8Array or Buffer keys, not ${key === null ? 'null' : typeof key}`);

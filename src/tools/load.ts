@@ -104,7 +104,6 @@ export class DumpReader {
     if (!this.names.has(db)) throw new InvalidDumpError(`line ${this.line}: database ${JSON.stringify(db)} is not listed in the header`);
     const key = decode64(k, 'k', this.line);
     const value = decode64(v, 'v', this.line);
-    if (key.length === 0) throw new InvalidDumpError(`line ${this.line}: empty key`);
     if (value.length > MAX_VALUE_SIZE) throw new InvalidDumpError(`line ${this.line}: value of ${value.length} bytes is over the limit`);
     return { db, key, value };
   }

@@ -125,7 +125,7 @@ describe('keys and values that are refused', () => {
     }
     expect(syncCodeOf(() => db.getRange({ start: {} }).asArray)).toBe('ROTA_BAD_KEY');
     const bin = openMem({ keyEncoding: 'binary' });
-    for (const k of [Buffer.alloc(0), new Uint8Array(0), 'string', 1, null, undefined]) {
+    for (const k of ['string', 1, null, undefined]) {
       expect(syncCodeOf(() => bin.putSync(k, 1))).toBe('ROTA_BAD_KEY');
       expect(syncCodeOf(() => bin.get(k))).toBe('ROTA_BAD_KEY');
     }

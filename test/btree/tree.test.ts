@@ -136,3 +136,117 @@ describe('B+tree', () => {
     }
   });
 });
+
+/** Index of the first of `sorted` (hex) that is >= `k`, as the cursor's seek must find it. */
+const lowerBound = (sorted: string[], k: string): number => {
+  let i = 0;
+  while (i < sorted.length && sorted[i]! < k) i++;
+  return i;
+};
+
+describe('B+tree with the empty key', () => {
+  // Keys of 0 to 5 bytes over {00, 01, ff}, a third of them with a 300-byte tail: the empty key,
+  // keys that are prefixes of one another and keys of zero bytes are frequent, and the tails make
+  // long separators, so branch pages hold few cells and the tree gets three or four levels deep.
+  const keyArb = fc
+    .tuple(fc.array(fc.constantFrom(0, 1, 255), { maxLength: 5 }), fc.constantFrom(0, 0, 300), fc.constantFrom(0, 1))
+    .map(([head, tail, fill]) => Uint8Array.from([...head, ...new Array<number>(tail).fill(fill)]));
+  const op = fc.oneof(
+    { weight: 6, arbitrary: fc.record({ op: fc.constant('put' as const), key: keyArb, vlen: fc.oneof(fc.integer({ min: 0, max: 120 }), fc.integer({ min: 0, max: 2500 })) }) },
+    { weight: 3, arbitrary: fc.record({ op: fc.constant('del' as const), key: keyArb, vlen: fc.constant(0) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('commit' as const), key: keyArb, vlen: fc.constant(0) }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('seek' as const), key: keyArb, vlen: fc.constant(0) }) },
+  );
+
+  it('matches a Map; seek and seekLE land where the model says (page 1024)', () => {
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 50, maxLength: 600, size: 'max' }), fc.boolean(), (ops, withEmpty) => {
+        const store = new ToyStore(1024);
+        const tree = emptyTree();
+        const model = new Map<string, Uint8Array>();
+        const empty = new Uint8Array(0);
+        if (withEmpty) ops.unshift({ op: 'put', key: empty, vlen: 3 });
+        for (const { op, key, vlen } of ops) {
+          const h = hex(key);
+          if (op === 'put') {
+            const v = new Uint8Array(vlen).fill(key.length * 7 + 1);
+            expect(put(store, tree, key, key.length, v, v.length)).toBe(!model.has(h));
+            model.set(h, v);
+          } else if (op === 'del') {
+            expect(del(store, tree, key, key.length)).toBe(model.delete(h));
+          } else if (op === 'commit') {
+            store.commit();
+          } else {
+            const sorted = [...model.keys()].sort();
+            const i = lowerBound(sorted, h);
+            const c = new Cursor(store, tree);
+            expect(c.seek(key, key.length)).toBe(i < sorted.length);
+            if (i < sorted.length) expect(hex(c.key())).toBe(sorted[i]);
+            const j = sorted[i] === h ? i : i - 1; // the last key <= key
+            expect(c.seekLE(key, key.length)).toBe(j >= 0);
+            if (j >= 0) expect(hex(c.key())).toBe(sorted[j]);
+          }
+        }
+        store.assertFrozenUnchanged();
+        verify(store, tree, model);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('keeps the empty key first in a deep tree while the leftmost leaves merge away', () => {
+    const store = new ToyStore(1024);
+    const tree = emptyTree();
+    const model = new Map<string, Uint8Array>();
+    const keys: Uint8Array[] = [];
+    for (let i = 0; i < 3000; i++) keys.push(enc(`k${String(i).padStart(5, '0')}`.padEnd(40, 'x')));
+    const value = new Uint8Array(30).fill(7);
+    for (const k of keys) {
+      put(store, tree, k, k.length, value, value.length);
+      model.set(hex(k), value);
+    }
+    store.commit();
+    expect(tree.depth).toBeGreaterThan(2);
+    // inserted last, it descends through cell 0 (minus infinity) of every branch; an overflow value too
+    const empty = new Uint8Array(0);
+    const big = new Uint8Array(5000).fill(3);
+    expect(put(store, tree, empty, 0, big, big.length)).toBe(true);
+    model.set('', big);
+    verify(store, tree, model);
+    const c = new Cursor(store, tree);
+    expect(c.first() && c.key().length).toBe(0);
+    expect(c.seekLE(empty, 0) && c.key().length).toBe(0);
+    expect(c.seekLE(keys[0]!, keys[0]!.length) && hex(c.key())).toBe(hex(keys[0]!));
+    // deleting from the left end merges the leaf that holds the empty key again and again
+    for (const k of keys.slice(0, 2500)) {
+      expect(del(store, tree, k, k.length)).toBe(true);
+      model.delete(hex(k));
+    }
+    store.commit();
+    verify(store, tree, model);
+    expect(del(store, tree, empty, 0)).toBe(true);
+    model.delete('');
+    expect(c.seekLE(empty, 0)).toBe(false);
+    expect(c.seek(empty, 0) && hex(c.key())).toBe(hex(keys[2500]!));
+    verify(store, tree, model);
+    for (const k of keys.slice(2500)) expect(del(store, tree, k, k.length)).toBe(true);
+    expect(tree).toEqual(emptyTree());
+  });
+
+  it('a tree holding only the empty key', () => {
+    const store = new ToyStore(1024);
+    const tree = emptyTree();
+    const empty = new Uint8Array(0);
+    const c = new Cursor(store, tree);
+    expect(c.seek(empty, 0)).toBe(false);
+    expect(c.seekLE(empty, 0)).toBe(false);
+    expect(put(store, tree, empty, 0, empty, 0)).toBe(true);
+    expect(put(store, tree, empty, 0, enc('v'), 1)).toBe(false);
+    verify(store, tree, new Map([['', enc('v')]]));
+    expect(c.seek(enc('a'), 1)).toBe(false);
+    expect(c.seekLE(enc('a'), 1) && c.key().length).toBe(0);
+    expect(del(store, tree, empty, 0)).toBe(true);
+    expect(del(store, tree, empty, 0)).toBe(false);
+    expect(tree).toEqual(emptyTree());
+  });
+});
