@@ -270,8 +270,7 @@ export class Environment implements ReadHost, WriteHost {
   /** Begins the write transaction synchronously, waiting up to writeTimeoutMs; never deadlocks silently. */
   beginWriteSync(): WriteTxn {
     this.checkWritable();
-    const { slot, waitedMs } = this.writer.acquireSync();
-    return this.startWrite(slot, waitedMs);
+    return this.startWrite(this.writer.acquireSync().slot);
   }
 
   /**
@@ -284,12 +283,12 @@ export class Environment implements ReadHost, WriteHost {
     this.checkWritable();
     return this.writer.acquireAsync(
       { busy: () => this.writeTxn !== null, checkWritable: () => this.checkWritable(), closed: () => this.closed },
-      ({ slot, waitedMs }) => body(this.startWrite(slot, waitedMs)),
+      ({ slot }) => body(this.startWrite(slot)),
     );
   }
 
   /** Begins the write transaction once the mutex and `slot` are held; releases both if it fails. */
-  private startWrite(slot: number, waitedMs: number): WriteTxn {
+  private startWrite(slot: number): WriteTxn {
     const base = this.current;
     this.catchUp();
     // Epoch rule: a freed page is reusable once no pinned version can reach it. Until a commit
@@ -304,7 +303,7 @@ export class Environment implements ReadHost, WriteHost {
       this.writer.release(slot);
       throw e;
     }
-    const txn = new WriteTxn(this, base, waitedMs);
+    const txn = new WriteTxn(this, base, slot);
     this.writeTxn = txn;
     return txn;
   }

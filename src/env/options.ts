@@ -2,6 +2,7 @@
 import type { Storage } from '../storage/storage.js';
 import { MAX_PAGE_SIZE, MAX_ROOTS, MIN_PAGE_SIZE, isValidPageSize } from '../pages/layout.js';
 import { InvalidOptionError } from '../errors.js';
+import type { SlotPolicy } from '../sync/writer.js';
 
 export interface EnvOptions {
   /** Path of the database file. Either this, `storage`, or a handle from db.handle(). */
@@ -23,8 +24,14 @@ export interface EnvOptions {
    * 2 is possible (the only slot is overwritten, so nothing is left to fall back to), and the default.
    */
   fsyncsPerCommit?: 1 | 2;
-  /** How long a synchronous writer waits for readers that pin its slot (default 10 s). */
+  /** How long a writer (sync or async) waits for the writer lock and for readers that pin its slot (default 10 s). */
   writeTimeoutMs?: number;
+  /**
+   * Which root slot a writer takes (sync/writer.ts): 'rotate' (default), T in slot T mod nRoots;
+   * or 'oldest-unpinned', the slot of the oldest version nobody pins, so a writer waits only when
+   * every slot but the current one is pinned.
+   */
+  slotPolicy?: SlotPolicy;
   /** Reader table entries, shared by all threads: one per open read transaction or range iterator (default 126). */
   maxReaders?: number;
   /**
@@ -37,7 +44,7 @@ export interface EnvOptions {
 export const DEFAULT_CACHE_SIZE = 256 * 1024 * 1024;
 
 /** The options an environment runs with, defaults applied. */
-export type RunOptions = Required<Pick<EnvOptions, 'noSync' | 'fsyncsPerCommit' | 'writeTimeoutMs' | 'maxReaders' | 'cacheSize' | 'maxReaderAgeMs'>>;
+export type RunOptions = Required<Pick<EnvOptions, 'noSync' | 'fsyncsPerCommit' | 'writeTimeoutMs' | 'slotPolicy' | 'maxReaders' | 'cacheSize' | 'maxReaderAgeMs'>>;
 
 export function runOptions(opts: EnvOptions, nRoots: number): RunOptions {
   if (opts.fsyncsPerCommit === 1 && nRoots === 1) {
@@ -47,6 +54,7 @@ export function runOptions(opts: EnvOptions, nRoots: number): RunOptions {
     noSync: opts.noSync ?? false,
     fsyncsPerCommit: opts.fsyncsPerCommit ?? (nRoots === 1 ? 2 : 1),
     writeTimeoutMs: opts.writeTimeoutMs ?? 10_000,
+    slotPolicy: opts.slotPolicy ?? 'rotate',
     maxReaders: opts.maxReaders ?? 126,
     cacheSize: opts.cacheSize ?? DEFAULT_CACHE_SIZE,
     maxReaderAgeMs: opts.maxReaderAgeMs ?? 0,
@@ -66,6 +74,9 @@ export function validateOptions(o: EnvOptions): void {
   };
   if (o.fsyncsPerCommit !== undefined && o.fsyncsPerCommit !== 1 && o.fsyncsPerCommit !== 2) {
     throw new InvalidOptionError(`fsyncsPerCommit must be 1 or 2, not ${String(o.fsyncsPerCommit)}`);
+  }
+  if (o.slotPolicy !== undefined && o.slotPolicy !== 'rotate' && o.slotPolicy !== 'oldest-unpinned') {
+    throw new InvalidOptionError(`slotPolicy must be 'rotate' or 'oldest-unpinned', not ${String(o.slotPolicy)}`);
   }
   positive('cacheSize', 0);
   positive('writeTimeoutMs', 0);

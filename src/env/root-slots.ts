@@ -93,23 +93,20 @@ export function findCurrentVersion(storage: Storage, expect: ExpectedLayout, nam
  * page that version T - 1 reaches (copy-on-write), but it does reuse pages that T - 1 freed, which
  * version T - 2 and older reached. So V is intact if no version newer than V + 1 was committed.
  *
- * Versions rotate through the slots (T in slot T mod nRoots), and T + 2 can only commit after
- * T + 1 did, so V + 2 was never committed if slot (V + 1) or slot (V + 2) still proves it: it
- * holds a valid older version, or it is empty (all zeros: never written, as in a new file or a
- * backup). Otherwise both slots are damaged and may have held V + 1 and V + 2: V's pages may have
- * been reused, and open refuses rather than serve them. (A committed slot zeroed whole by damage
- * would pass as empty; the reused pages are then still refused one by one, since every page read
- * through version V must have been written by V or earlier: see assertBornBy.)
+ * V + 2 can only commit after V + 1 did, and the two write different slots (a writer never takes
+ * the current version's slot), neither of them V's. So if at most one slot other than V's is
+ * damaged, V + 2 was never committed. (A valid slot holds a version older than V; an empty one,
+ * all zeros, was never written, as in a new file or a backup.) This holds for both slot policies.
+ * Otherwise V's pages may have been reused, and open refuses rather than serve them. (A committed
+ * slot zeroed whole by damage would pass as empty; the reused pages are then still refused one by
+ * one, since every page read through version V must have been written by V or earlier: see
+ * assertBornBy.)
  */
 function checkFallback(best: Meta, verdicts: SlotVerdict[], name: string): void {
-  const n = verdicts.length;
-  const proves = (k: number): boolean => {
-    const v = verdicts[(best.slot + k) % n]!;
-    return v.ok || v.reason === 'empty';
-  };
-  if (proves(1) || proves(2)) return;
+  const damaged = verdicts.flatMap((v, s) => (s !== best.slot && !v.ok && v.reason !== 'empty' ? [s] : []));
+  if (damaged.length <= 1) return;
   const what = verdicts.map((v, s) => `slot ${s}: ${v.ok ? `version ${v.meta.txnId}` : v.reason}`).join(', ');
-  throw new CorruptionError(`${name}: the newest intact root slot holds version ${best.txnId}, but root slots ${(best.slot + 1) % n} and ${(best.slot + 2) % n} are damaged and may have held versions ${best.txnId + 1} and ${best.txnId + 2}, which may have reused the pages of version ${best.txnId}; refusing to open it (${what})`);
+  throw new CorruptionError(`${name}: the newest intact root slot holds version ${best.txnId}, but root slots ${damaged.join(', ')} are damaged and may have held versions ${best.txnId + 1} and ${best.txnId + 2}, which may have reused the pages of version ${best.txnId}; refusing to open it (${what})`);
 }
 
 /** Reads and validates root slot `slot` (another thread published it, or it is being joined). */

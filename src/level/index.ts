@@ -22,7 +22,7 @@
  */
 import * as fs from 'node:fs';
 import { AbstractLevel, AbstractSnapshot, type AbstractDatabaseOptions } from 'abstract-level';
-import { DatabaseClosedError, open, RotaError, type EnvOptions, type ReadTransaction, type RootDatabase } from '../index.js';
+import { DatabaseClosedError, FileExistsError, FileNotFoundError, open, RotaError, type EnvOptions, type ReadTransaction, type RootDatabase } from '../index.js';
 import { RotaIterator, RotaKeyIterator, RotaValueIterator, Scan, type IteratorOptions, type LevelRange, type Opener, type Source } from './iterator.js';
 
 /** Level's database options, and rotadb's (pageSize, nRoots, noSync, writeTimeoutMs, ...) for open. */
@@ -55,7 +55,7 @@ const manifest = {
  * postopen hook and open() get only Level's). tsc fails here when EnvOptions gains an option
  * that this list lacks.
  */
-const ROTA_OPTIONS = ['pageSize', 'nRoots', 'cacheSize', 'noSync', 'fsyncsPerCommit', 'writeTimeoutMs', 'maxReaders', 'maxReaderAgeMs'] as const;
+const ROTA_OPTIONS = ['pageSize', 'nRoots', 'cacheSize', 'noSync', 'fsyncsPerCommit', 'writeTimeoutMs', 'slotPolicy', 'maxReaders', 'maxReaderAgeMs'] as const;
 type RotaOption = (typeof ROTA_OPTIONS)[number];
 type Unlisted = Exclude<keyof EnvOptions, RotaOption | 'path' | 'storage'>;
 const everyOptionListed: [Unlisted] extends [never] ? true : Unlisted = true;
@@ -109,8 +109,8 @@ export class RotaLevel<KDefault = string, VDefault = string> extends AbstractLev
   /** rotadb's options come from the constructor, and from open(options) (which win). */
   async _open(options: OpenOptions): Promise<void> {
     const exists = fs.existsSync(this.location);
-    if (!exists && !options.createIfMissing) throw new RotaError('ROTA_NOT_FOUND', `${this.location} does not exist (createIfMissing is false)`);
-    if (exists && options.errorIfExists) throw new RotaError('ROTA_EXISTS', `${this.location} exists (errorIfExists is true)`);
+    if (!exists && !options.createIfMissing) throw new FileNotFoundError(`${this.location} (createIfMissing is false)`);
+    if (exists && options.errorIfExists) throw new FileExistsError(`${this.location} exists (errorIfExists is true)`);
     const [rota] = splitOptions(options);
     this.#db = open<Buffer>(this.location, { ...this.#rotaOptions, ...rota, keyEncoding: 'binary', encoding: 'binary' });
   }

@@ -1,11 +1,21 @@
 /**
  * The writer protocol of one thread (docs/design.md, "Writer T"): the writer mutex, then the
- * exclusive hold of root slot `T mod nRoots`, then waiting until no reader pins that slot.
+ * exclusive hold of the root slot it will write, then waiting until no reader pins that slot.
+ *
+ * Which slot (the `slotPolicy` option):
+ *   'rotate'           slot (published + 1) mod nRoots: version T in slot T mod nRoots. A reader
+ *                      older than nRoots - 1 commits makes the writer wait.
+ *   'oldest-unpinned'  the slot, other than the current version's, that holds the oldest version
+ *                      nobody pins; the writer waits only when every such slot is pinned. One long
+ *                      reader never blocks writers with nRoots >= 3.
+ * Readers pin only the current version's slot, so a slot the writer found unpinned (other than the
+ * current one) gains no new reader: a late pin of an old slot fails its re-check (tryPin).
  *
  * Lock order: writer mutex, then EXCL[slot]. Nobody waits for either while holding a pin of its
- * own thread: the synchronous path detects that and throws WouldDeadlockError instead.
+ * own thread that the wait depends on: the synchronous path detects that and throws
+ * WouldDeadlockError instead.
  */
-import type { LockTable } from './locks.js';
+import { fullTxn, type LockTable } from './locks.js';
 import type { ReaderPins } from './readers.js';
 import { WouldDeadlockError, WriteTimeoutError } from '../errors.js';
 
@@ -13,18 +23,21 @@ import { WouldDeadlockError, WriteTimeoutError } from '../errors.js';
 const ASYNC_GRACE_MS = 2;
 /** The period of the timer that keeps a thread alive while its async writer waits (it never fires in practice). */
 const KEEP_ALIVE_MS = 1 << 30;
+/** With 'oldest-unpinned', a writer waits on one slot's reader count but any slot may free up: look again this often. */
+const RECHECK_MS = 20;
+
+export type SlotPolicy = 'rotate' | 'oldest-unpinned';
 
 export interface WriterOptions {
   writeTimeoutMs: number;
   /** 0: off. Readers at least this old that pin the writer's slot are expired while it waits. */
   maxReaderAgeMs: number;
+  slotPolicy: SlotPolicy;
 }
 
 /** The writer lock and slot, once held: begin the transaction, then release() when it ends. */
 export interface Acquired {
   slot: number;
-  /** How long the writer waited for readers of its slot, in ms. */
-  waitedMs: number;
 }
 
 /** What the async path asks of its thread's environment while it waits. */
@@ -41,18 +54,57 @@ export class WriterLock {
     private readonly locks: LockTable,
     private readonly readers: ReaderPins,
     private readonly options: WriterOptions,
-    /** The id the next transaction will have (for messages). */
+    /** The id the next transaction will have. */
     private readonly nextTxn: () => number,
   ) {}
 
-  /** The slot the next writer must write: the one after the published version's. */
-  private nextSlot(): number {
-    return (this.locks.publishedSlot() + 1) % this.locks.nRoots;
+  /**
+   * The slot the next writer writes: with 'rotate' the one after the current version's, pinned or
+   * not; with 'oldest-unpinned' the unpinned one holding the oldest version, or when all are
+   * pinned the pinned one holding the oldest version (the one to wait for).
+   */
+  private target(): number {
+    const locks = this.locks;
+    const n = locks.nRoots;
+    const cur = locks.publishedSlot();
+    if (this.options.slotPolicy === 'rotate' || n <= 2) return (cur + 1) % n;
+    const curTxn = this.nextTxn() - 1;
+    let free = -1;
+    let freeVersion = Infinity;
+    let pinned = -1;
+    let pinnedVersion = Infinity;
+    for (let s = 0; s < n; s++) {
+      if (s === cur) continue;
+      const v = fullTxn(curTxn, locks.slotVersionLow(s));
+      if (locks.readers(s) === 0) {
+        if (v < freeVersion) { free = s; freeVersion = v; }
+      } else if (v < pinnedVersion) {
+        pinned = s;
+        pinnedVersion = v;
+      }
+    }
+    return free >= 0 ? free : pinned;
+  }
+
+  /** Pins of this thread that a writer waiting for `slot` would wait for in vain; 0 if none. */
+  private ownPinsBlocking(slot: number): number {
+    const own = this.readers.localPins;
+    if (this.options.slotPolicy === 'rotate' || this.locks.nRoots <= 2) return own[slot]!;
+    // every candidate slot is pinned (else target() chose a free one): only a deadlock if each
+    // of them has a pin of this thread
+    const cur = this.locks.publishedSlot();
+    let total = 0;
+    for (let s = 0; s < this.locks.nRoots; s++) {
+      if (s === cur) continue;
+      if (own[s]! === 0) return 0;
+      total += own[s]!;
+    }
+    return total;
   }
 
   /**
-   * Takes the mutex and the next slot, waiting up to writeTimeoutMs for both; throws
-   * WriteTimeoutError naming the readers, or WouldDeadlockError when the wait could never end.
+   * Takes the mutex and a slot, waiting up to writeTimeoutMs in all; throws WriteTimeoutError
+   * naming the readers, or WouldDeadlockError when the wait could never end.
    */
   acquireSync(): Acquired {
     const locks = this.locks;
@@ -60,7 +112,8 @@ export class WriterLock {
       throw new WouldDeadlockError('this thread already has a write transaction open (or an asynchronous one in progress); rotadb allows one writer at a time');
     }
     const timeout = this.options.writeTimeoutMs;
-    const deadline = Date.now() + timeout;
+    const start = Date.now();
+    const deadline = start + timeout;
     // Fairness: a sync waiter in another thread wakes the moment the mutex is released, an async
     // one only when its event loop runs, so it would nearly always lose. Leave it a moment.
     if (locks.otherAsyncWaiting()) Atomics.wait(locks.i32, locks.writerIndex, 0, ASYNC_GRACE_MS);
@@ -70,42 +123,36 @@ export class WriterLock {
       if (left <= 0) throw new WriteTimeoutError(`waited ${timeout} ms for the writer lock held by thread ${owner}`);
       if (owner >= 0) Atomics.wait(locks.i32, locks.writerIndex, owner + 1, left);
     }
-    const slot = this.nextSlot();
-    locks.holdSlot(slot);
-    let waitStart = 0;
-    let seen: Map<number, number> | undefined;
+    const wait = new SlotWait(locks);
+    let held = -1;
     try {
       for (;;) {
+        const slot = this.target();
+        if (slot !== held) {
+          if (held >= 0) locks.releaseSlot(held);
+          locks.holdSlot(slot);
+          held = slot;
+        }
         const n = locks.readers(slot);
         if (n === 0) break;
-        const own = this.readers.localPins[slot]!;
+        const own = this.ownPinsBlocking(slot);
         if (own > 0) {
-          throw new WouldDeadlockError(`transaction ${this.nextTxn()} must write root slot ${slot}, but this thread holds ${own} read transaction(s) on it: ${this.describeReaders(slot)}. End them first, or use the async write API, or raise nRoots`);
+          throw new WouldDeadlockError(`transaction ${this.nextTxn()} must write root slot ${slot}, but this thread holds ${own} read transaction(s) it would wait for: ${this.describeReaders(slot)}. End them first, or use the async write API, or raise nRoots`);
         }
         const now = Date.now();
-        if (waitStart === 0) {
-          waitStart = now;
-          seen = locks.snapshotShortReads(slot);
-          locks.setWaiting(slot, true);
-        }
-        if (this.expireOld(slot, now - waitStart, seen!)) continue;
+        wait.on(slot, now);
+        if (this.expireOld(wait, now)) continue;
         const left = deadline - now;
-        if (left <= 0) {
-          throw new WriteTimeoutError(`transaction ${this.nextTxn()} waited ${timeout} ms for root slot ${slot}; it is pinned by ${n} reader(s): ${this.describeReaders(slot)}`);
-        }
-        const max = this.options.maxReaderAgeMs;
-        Atomics.wait(locks.i32, locks.readersIndex(slot), n, max > 0 ? Math.min(left, Math.max(1, max - (now - waitStart))) : left);
+        if (left <= 0) throw this.slotTimeout(slot, n);
+        Atomics.wait(locks.i32, locks.readersIndex(slot), n, Math.min(left, this.nextLook(wait, now)));
       }
     } catch (e) {
-      locks.setWaiting(slot, false);
-      if (waitStart) locks.addWaited(slot, Date.now() - waitStart);
-      this.release(slot);
+      wait.end(Date.now());
+      this.release(held);
       throw e;
     }
-    const waitedMs = waitStart ? Date.now() - waitStart : 0;
-    locks.setWaiting(slot, false);
-    if (waitedMs > 0) locks.addWaited(slot, waitedMs);
-    return { slot, waitedMs };
+    wait.end(Date.now());
+    return { slot: held };
   }
 
   /**
@@ -123,37 +170,26 @@ export class WriterLock {
     const locks = this.locks;
     const entry = this.readers.shortEntry;
     const start = Date.now();
-    let waitStart = 0;
-    let waitSlot = -1;
-    let seen = new Map<number, number>();
     const timeout = this.options.writeTimeoutMs;
     const deadline = start + timeout;
+    const wait = new SlotWait(locks);
     let keepAlive: ReturnType<typeof setInterval> | undefined;
     /** Waits for word `index` to change from `value`, for at most `ms` and never past the deadline. */
-    const wait = async (index: number, value: number, ms: number): Promise<void> => {
+    const sleep = async (index: number, value: number, ms: number): Promise<void> => {
       keepAlive ??= setInterval(noop, KEEP_ALIVE_MS);
       await waitAsync(locks.i32, index, value, Math.max(1, Math.min(ms, deadline - Date.now())));
       thread.checkWritable();
     };
     try {
       for (;;) {
-        const slot = this.nextSlot();
+        const slot = this.target();
         const n = locks.readers(slot);
         if (n > 0) {
           const now = Date.now();
-          if (slot !== waitSlot) {
-            if (waitSlot >= 0) locks.setWaiting(waitSlot, false);
-            waitSlot = slot;
-            waitStart = now;
-            seen = locks.snapshotShortReads(slot);
-            locks.setWaiting(slot, true);
-          }
-          if (this.expireOld(slot, now - waitStart, seen)) continue;
-          if (now >= deadline) {
-            throw new WriteTimeoutError(`transaction ${this.nextTxn()} waited ${timeout} ms for root slot ${slot}; it is pinned by ${n} reader(s): ${this.describeReaders(slot)}`);
-          }
-          const max = this.options.maxReaderAgeMs;
-          await wait(locks.readersIndex(slot), n, max > 0 ? max - (now - waitStart) : Infinity);
+          wait.on(slot, now);
+          if (this.expireOld(wait, now)) continue;
+          if (now >= deadline) throw this.slotTimeout(slot, n);
+          await sleep(locks.readersIndex(slot), n, this.nextLook(wait, now));
           continue;
         }
         if (thread.busy() || !locks.tryLockWriter()) {
@@ -162,37 +198,30 @@ export class WriterLock {
           locks.setAsyncWaiting(entry, true);
           if (owner === 0) continue; // released meanwhile: try again
           if (Date.now() >= deadline) throw new WriteTimeoutError(`waited ${timeout} ms for the writer lock held by thread ${owner - 1}`);
-          await wait(locks.writerIndex, owner, Infinity);
+          await sleep(locks.writerIndex, owner, Infinity);
           continue;
         }
         locks.setAsyncWaiting(entry, false);
-        const s = this.nextSlot();
+        const s = this.target();
         locks.holdSlot(s);
         if (locks.readers(s) > 0) {
           this.release(s);
           continue;
         }
-        if (s === waitSlot) {
-          locks.setWaiting(s, false);
-          locks.addWaited(s, Date.now() - waitStart);
-          waitSlot = -1;
-        }
-        return onAcquired({ slot: s, waitedMs: Date.now() - start });
+        wait.end(Date.now());
+        return onAcquired({ slot: s });
       }
     } finally {
       if (keepAlive !== undefined) clearInterval(keepAlive);
       // after close the entry may belong to another thread already
       if (!thread.closed()) locks.setAsyncWaiting(entry, false);
-      if (waitSlot >= 0) {
-        locks.setWaiting(waitSlot, false);
-        locks.addWaited(waitSlot, Date.now() - waitStart);
-      }
+      wait.end(Date.now());
     }
   }
 
   /** Releases the slot and the mutex (commit, abort or failure). */
   release(slot: number): void {
-    this.locks.releaseSlot(slot);
+    if (slot >= 0) this.locks.releaseSlot(slot);
     this.locks.unlockWriter();
   }
 
@@ -207,16 +236,56 @@ export class WriterLock {
     return named + (unnamed > 0 ? `${named ? '; ' : ''}${unnamed} more` : '') || 'none';
   }
 
+  private slotTimeout(slot: number, n: number): WriteTimeoutError {
+    const every = this.options.slotPolicy === 'oldest-unpinned' && this.locks.nRoots > 2 ? ' (every slot but the current one is pinned)' : '';
+    return new WriteTimeoutError(`transaction ${this.nextTxn()} waited ${this.options.writeTimeoutMs} ms for root slot ${slot}${every}; it is pinned by ${n} reader(s): ${this.describeReaders(slot)}`);
+  }
+
+  /** How long to sleep before looking again: until a reader may expire, or another slot may have freed up. */
+  private nextLook(wait: SlotWait, now: number): number {
+    const max = this.options.maxReaderAgeMs;
+    const expiry = max > 0 ? Math.max(1, max - (now - wait.start)) : Infinity;
+    return this.options.slotPolicy === 'oldest-unpinned' && this.locks.nRoots > 2 ? Math.min(expiry, RECHECK_MS) : expiry;
+  }
+
   /**
-   * With maxReaderAgeMs set and a writer `waited` ms on `slot`: expires the readers that are at
-   * least that old. Returns whether it expired any.
+   * With maxReaderAgeMs set: expires the readers of the waited-for slot that are at least that old.
+   * Returns whether it expired any.
    */
-  private expireOld(slot: number, waited: number, seen: Map<number, number>): boolean {
+  private expireOld(wait: SlotWait, now: number): boolean {
     const max = this.options.maxReaderAgeMs;
     if (max <= 0) return false;
     // Short reads are judged by having stayed the same pin for the whole wait.
-    const shortSeen = waited >= max ? seen : new Map<number, number>();
-    return this.locks.expire(slot, max, Date.now(), shortSeen).length > 0;
+    const shortSeen = now - wait.start >= max ? wait.seen : new Map<number, number>();
+    return this.locks.expire(wait.slot, max, now, shortSeen).length > 0;
+  }
+}
+
+/** One writer's wait for the readers of a slot: the WAITING flag, writerWaitedMs, expiry's view. */
+class SlotWait {
+  slot = -1;
+  start = 0;
+  /** Pin sequences of the short reads on the slot when the wait began. */
+  seen = new Map<number, number>();
+
+  constructor(private readonly locks: LockTable) {}
+
+  /** Waits on `slot` from `now` (ending a wait on another slot first). */
+  on(slot: number, now: number): void {
+    if (slot === this.slot) return;
+    this.end(now);
+    this.slot = slot;
+    this.start = now;
+    this.seen = this.locks.snapshotShortReads(slot);
+    this.locks.setWaiting(slot, true);
+  }
+
+  /** Ends the wait, counting it once in the slot's writerWaitedMs. */
+  end(now: number): void {
+    if (this.slot < 0) return;
+    this.locks.setWaiting(this.slot, false);
+    this.locks.addWaited(this.slot, now - this.start);
+    this.slot = -1;
   }
 }
 

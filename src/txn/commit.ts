@@ -57,7 +57,7 @@ export function commit(txn: WriteTxn): void {
     //    pages verify (env/verify-commit.ts), and step 6 makes pages and slot durable together.
     if (host.oneFsync) meta.commit = { pages: digest.pages, a: digest.a, b: digest.b };
     else if (!host.noSync) host.storage.sync();
-    // 5. Write the root slot T mod nRoots (it held version T - nRoots, which nobody pins).
+    // 5. Write the root slot the writer lock chose (it holds an old version that nobody pins).
     host.storage.write(encodeMeta(meta), txn.slot * txn.pageSize);
     // 6. Make the new version durable.
     if (!host.noSync) host.storage.sync();

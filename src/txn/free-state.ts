@@ -52,8 +52,10 @@ export class FreeState {
   prepare(base: Meta, pinned: number[]): void {
     if (this.txnId !== base.txnId) {
       // Another thread committed since this thread last wrote: its free state is on disk. Pages
-      // freed by the last nRoots - 1 versions may still be reached by their readers.
-      const sm = replaySpaceMap(reader(this.pager, base), base.spaceMapHead, base.spaceMapPages, base.txnId - base.nRoots + 1);
+      // freed after the oldest pinned version (with the rotating slot policy: by the last
+      // nRoots - 1 versions) may still be reached by its readers: they stay pending.
+      const oldest = Math.min(base.txnId - base.nRoots + 1, ...pinned.map((v) => v + 1));
+      const sm = replaySpaceMap(reader(this.pager, base), base.spaceMapHead, base.spaceMapPages, oldest);
       this.space = new FreeSpace(sm.free, sm.pending);
       this.txnId = base.txnId;
     }

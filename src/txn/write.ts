@@ -62,10 +62,11 @@ export class WriteTxn implements PageWriter {
   modCount = 0;
   state: 'active' | 'committed' | 'aborted' = 'active';
 
-  constructor(readonly host: WriteHost, readonly base: Meta, readonly waitedMs: number) {
+  /** `slot`: the root slot the writer lock chose and holds (sync/writer.ts). */
+  constructor(readonly host: WriteHost, readonly base: Meta, slot: number) {
     this.pageSize = base.pageSize;
     this.txnId = base.txnId + 1;
-    this.slot = this.txnId % base.nRoots;
+    this.slot = slot;
     this.highWater = base.highWater;
     this.main = { ...base.main };
     this.catalog = { ...base.catalog };

@@ -36,7 +36,7 @@ describe('rotadb/testing', () => {
 
   it('points both conditions of every exports entry at files the build makes', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, string>> };
-    expect(Object.keys(pkg.exports)).toEqual(['.', './testing']);
+    expect(Object.keys(pkg.exports)).toEqual(['.', './testing', './level']);
     for (const entry of Object.values(pkg.exports)) {
       expect(Object.keys(entry)).toEqual(['types', 'import']);
       for (const file of Object.values(entry)) expect(fs.existsSync(path.join(root, file)), file).toBe(true);

@@ -183,7 +183,7 @@ describe('dump and load', () => {
     const text = await dumpText(src);
     expect(text).toContain('"k":""');
     const dest = openMem();
-    await load(dest, Readable.from([text]));
+    await dest.load(Readable.from([text]));
     expect(rawContents(dest)).toEqual(rawContents(src));
     expect(dest.openDB('bin', { keyEncoding: 'binary', encoding: 'binary' }).get(Buffer.alloc(0))).toEqual(Buffer.from('empty'));
     expectClean(dest);
