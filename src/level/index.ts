@@ -22,7 +22,7 @@
  */
 import * as fs from 'node:fs';
 import { AbstractLevel, AbstractSnapshot, type AbstractDatabaseOptions } from 'abstract-level';
-import { DatabaseClosedError, FileExistsError, FileNotFoundError, open, RotaError, type EnvOptions, type ReadTransaction, type RootDatabase } from '../index.js';
+import { DatabaseClosedError, FileExistsError, FileNotFoundError, open, type EnvOptions, type ReadTransaction, type RootDatabase } from '../index.js';
 import { RotaIterator, RotaKeyIterator, RotaValueIterator, Scan, type IteratorOptions, type LevelRange, type Opener, type Source } from './iterator.js';
 
 /** Level's database options, and rotadb's (pageSize, nRoots, noSync, writeTimeoutMs, ...) for open. */
