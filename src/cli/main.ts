@@ -9,7 +9,8 @@
  */
 import * as fs from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import { open, type OpenOptions, type RootDatabase } from '../api/database.js';
+import { open, type OpenOptions } from '../api/open.js';
+import type { RootDatabase } from '../api/database.js';
 import { RotaError } from '../errors.js';
 import { compact, listDatabases, refuseExisting, removeQuietly, type ProgressCallback } from '../tools/compact.js';
 import { backup } from '../tools/backup.js';

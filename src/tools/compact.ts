@@ -15,7 +15,8 @@
 import * as fs from 'node:fs';
 import * as pathMod from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { open, type RootDatabase } from '../api/database.js';
+import { open } from '../api/open.js';
+import type { RootDatabase } from '../api/database.js';
 import { Cursor } from '../btree/cursor.js';
 import { put } from '../btree/tree.js';
 import { emptyTree, type TreeInfo } from '../btree/store.js';
