@@ -71,7 +71,7 @@ export class Cursor extends LeafCell {
   next(): boolean {
     if (!this.valid) return false;
     if (this.index + 1 < this.count) {
-      this.cell = cellOffset(this.page, ++this.index);
+      this.at(this.page, cellOffset(this.page, ++this.index));
       return true;
     }
     return this.nextLeaf();
@@ -80,7 +80,7 @@ export class Cursor extends LeafCell {
   prev(): boolean {
     if (!this.valid) return false;
     if (this.index > 0) {
-      this.cell = cellOffset(this.page, --this.index);
+      this.at(this.page, cellOffset(this.page, --this.index));
       return true;
     }
     for (let level = this.tree.depth - 2; level >= 0; level--) {
@@ -100,10 +100,10 @@ export class Cursor extends LeafCell {
 
   /** `i` may be one past the last cell only in seek(), which then moves to the next leaf. */
   private setLeaf(p: Uint8Array, i: number): void {
-    this.page = p;
     this.count = cellCount(p);
     this.index = i;
-    this.cell = i < this.count ? cellOffset(p, i) : 0;
+    if (i < this.count) this.at(p, cellOffset(p, i));
+    else this.page = p;
   }
 
   private nextLeaf(): boolean {

@@ -5,7 +5,8 @@
  *
  * Offsets refer to `page`: a committed page never changes, so they stay valid as long as the
  * caller holds it; a write transaction's own (dirty) pages change in place, so there they are
- * valid only until the next change to the tree.
+ * valid only until the next change to the tree. `page`, `cell` and `keyEnd` are set together,
+ * by at() only.
  */
 import type { PageReader } from './store.js';
 import { LEAF_KEY } from '../pages/layout.js';
@@ -19,14 +20,19 @@ export class LeafCell {
   page: Uint8Array = NO_PAGE;
   /** Offset of the cell in `page`. */
   cell = 0;
+  /** End offset of the key in `page` (read once per position: every accessor below needs it). */
+  keyEnd = 0;
+
+  /** Positions on the cell at offset `cell` of the leaf `page`. */
+  at(page: Uint8Array, cell: number): void {
+    this.page = page;
+    this.cell = cell;
+    this.keyEnd = cell + LEAF_KEY + leafKeyLen(page, cell);
+  }
 
   /** Offset of the key in `page`. */
   get keyStart(): number {
     return this.cell + LEAF_KEY;
-  }
-
-  get keyEnd(): number {
-    return this.cell + LEAF_KEY + leafKeyLen(this.page, this.cell);
   }
 
   /** The key; a view of the page (see the class comment for how long it stays valid). */
@@ -54,7 +60,7 @@ export class LeafCell {
     return leafValueLen(this.page, this.cell);
   }
 
-  /** Offset in `page` of the inline value (it follows the key). */
+  /** Offset in `page` of the inline value (it follows the key; for an overflow value, its first page number). */
   get valueStart(): number {
     return this.keyEnd;
   }

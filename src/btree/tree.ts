@@ -44,8 +44,7 @@ export function lookup(r: PageReader, tree: TreeInfo, key: Uint8Array, klen: num
   const leaf = r.get(pgno);
   const s = leafSearch(leaf, key, klen, known);
   if ((s & 1) === 0) return false;
-  hit.page = leaf;
-  hit.cell = cellOffset(leaf, s >>> 1);
+  hit.at(leaf, cellOffset(leaf, s >>> 1));
   return true;
 }
 
