@@ -1,5 +1,8 @@
-export { open, Database, RootDatabase, ReadTransaction, WriteTransaction } from './api/database.js';
-export type { OpenOptions, DatabaseOptions, RangeOptions, Entry, ValueEncoding, KeyEncoding } from './api/database.js';
+export { open } from './api/open.js';
+export { Database, RootDatabase } from './api/database.js';
+export { ReadTransaction, WriteTransaction } from './api/transactions.js';
+export type { OpenOptions } from './api/open.js';
+export type { DatabaseOptions, RangeOptions, Entry, ValueEncoding, KeyEncoding } from './api/database.js';
 export type { EnvOptions, DatabaseHandle } from './env/environment.js';
 export type { Stats, SlotStats } from './tools/stats.js';
 export type { CheckReport } from './tools/check.js';

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { open } from '../src/api/database.js';
+import { open } from '../src/api/open.js';
 import { branchChild } from '../src/pages/node.js';
 import { main } from '../src/cli/main.js';
 import { tempDir, track } from './helpers/db.js';

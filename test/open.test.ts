@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { open, type OpenOptions } from '../src/api/database.js';
+import { open, type OpenOptions } from '../src/api/open.js';
 import { checksum } from '../src/pages/checksum.js';
 import { FORMAT_VERSION, SLOT_CHECKSUM, SLOT_FORMAT } from '../src/pages/layout.js';
 import { codeOf, expectClean, openFile, syncCodeOf, tempDir, tempPath, track } from './helpers/db.js';

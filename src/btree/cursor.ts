@@ -6,33 +6,33 @@
  * eviction only drops it from the cache, and a reused page number gets a new buffer, so a held
  * buffer keeps the bytes it was read with (and a registered reader validated them against expiry
  * when it read them). Steps inside one leaf therefore read no page through the PageReader; the
- * caller checks the reader's state per step itself (Database.iterate() calls ReadTxn.check()).
+ * caller checks the reader's state per step itself (api/range-iterator.ts calls ReadTxn.check()).
  *
  * The one exception is a write transaction's own dirty pages, which change in place: after any
  * change to the tree the cursor's path and held leaf may be stale, and the caller must re-seek
- * (Database.iterate() does when the transaction's modCount moves).
+ * (api/range-iterator.ts does when the transaction's modCount moves).
+ *
+ * While `valid`, the cursor is a LeafCell on its current cell (`page`, `cell` and the key and
+ * value accessors); `value()` reads an overflow value through the cursor's own reader.
  */
 import type { PageReader, TreeInfo } from './store.js';
-import { branchSearch, leafSearch } from './search.js';
-import { LEAF_KEY } from '../pages/layout.js';
-import { branchChild, cellCount, cellOffset, leafKeyLen } from '../pages/node.js';
-import { cellValue } from './tree.js';
+import { branchIndex, branchSearch, leafSearch } from './search.js';
+import { branchChild, cellCount, cellOffset } from '../pages/node.js';
+import { LeafCell } from './leaf-cell.js';
 
-const NO_PAGE = new Uint8Array(0);
-
-export class Cursor {
+export class Cursor extends LeafCell {
   /** Page numbers and cell indexes of the branch levels (0 = root); the leaf is `page`/`index`. */
   private readonly pg: number[] = [];
   private readonly ix: number[] = [];
-  /** The current leaf's buffer (while `valid`). */
-  page: Uint8Array = NO_PAGE;
-  /** The current cell's index in `page`. */
-  index = 0;
+  /** The current cell's index in `page`; `cell` is its offset. */
+  private index = 0;
   /** Cells in `page`. */
   private count = 0;
   valid = false;
 
-  constructor(private readonly r: PageReader, private readonly tree: TreeInfo) {}
+  constructor(private readonly r: PageReader, private readonly tree: TreeInfo) {
+    super();
+  }
 
   /** Positions at the first entry; false when the tree is empty. */
   first(): boolean {
@@ -50,7 +50,7 @@ export class Cursor {
     let pgno = t.root;
     for (let level = 0; level < t.depth - 1; level++) {
       const p = this.r.get(pgno);
-      const i = branchSearch(p, key, klen);
+      const i = branchIndex(branchSearch(p, key, klen));
       this.pg[level] = pgno;
       this.ix[level] = i;
       pgno = branchChild(p, i);
@@ -65,18 +65,13 @@ export class Cursor {
   /** Positions at the last key <= `key`; false when there is none. */
   seekLE(key: Uint8Array, klen: number): boolean {
     if (!this.seek(key, klen)) return this.last();
-    const k = this.key();
-    let c = 0;
-    const n = Math.min(klen, k.length);
-    for (let i = 0; i < n && c === 0; i++) c = k[i]! - key[i]!;
-    if (c === 0) c = k.length - klen;
-    return c <= 0 ? true : this.prev();
+    return this.compareKey(key, klen) <= 0 ? true : this.prev();
   }
 
   next(): boolean {
     if (!this.valid) return false;
     if (this.index + 1 < this.count) {
-      this.index++;
+      this.at(this.page, cellOffset(this.page, ++this.index));
       return true;
     }
     return this.nextLeaf();
@@ -85,7 +80,7 @@ export class Cursor {
   prev(): boolean {
     if (!this.valid) return false;
     if (this.index > 0) {
-      this.index--;
+      this.at(this.page, cellOffset(this.page, --this.index));
       return true;
     }
     for (let level = this.tree.depth - 2; level >= 0; level--) {
@@ -98,28 +93,17 @@ export class Cursor {
     return (this.valid = false);
   }
 
-  /** Offset of the current cell in `page` (the fields are read with the leaf accessors of pages/node.ts). */
-  cell(): number {
-    return cellOffset(this.page, this.index);
+  /** The current value, through the cursor's reader unless told otherwise; a view valid until the cursor or the tree changes. */
+  override value(r: PageReader = this.r): Uint8Array {
+    return super.value(r);
   }
 
-  /** The current key; a view that is valid until the cursor or the tree changes. */
-  key(): Uint8Array {
-    const p = this.page;
-    const off = cellOffset(p, this.index);
-    return p.subarray(off + LEAF_KEY, off + LEAF_KEY + leafKeyLen(p, off));
-  }
-
-  /** The current value; a view that is valid until the cursor or the tree changes. */
-  value(): Uint8Array {
-    const p = this.page;
-    return cellValue(this.r, p, cellOffset(p, this.index));
-  }
-
+  /** `i` may be one past the last cell only in seek(), which then moves to the next leaf. */
   private setLeaf(p: Uint8Array, i: number): void {
-    this.page = p;
     this.count = cellCount(p);
     this.index = i;
+    if (i < this.count) this.at(p, cellOffset(p, i));
+    else this.page = p;
   }
 
   private nextLeaf(): boolean {

@@ -6,13 +6,10 @@
  * so comparisons start there. Keys with a long common prefix (counters, timestamps, paths) are
  * the usual case, and this skips re-reading that prefix at every step.
  *
- * The same holds across levels: the key shares at least `lcp.out` bytes with both separators that
- * bound the chosen child, hence with every key in that child, so the child's search may start
+ * The same holds across levels: the key shares at least `branchLcp(r)` bytes with both separators
+ * that bound the chosen child, hence with every key in that child, so the child's search may start
  * with that (pass it as `lcp0`; 0 at the root).
  */
-
-/** Output of branchSearch: the prefix the key shares with every key of the chosen child. */
-export const lcp = { out: 0 };
 import { BRANCH_KEY, BRANCH_KEYLEN, LEAF_KEY, LEAF_KEYLEN, SLOT_ARRAY } from '../pages/layout.js';
 
 /**
@@ -46,7 +43,12 @@ export function leafSearch(p: Uint8Array, key: Uint8Array, klen: number, lcp0 = 
   return lo << 1;
 }
 
-/** The index of the child whose range holds `key`: the last cell whose key is <= `key` (cell 0 is minus infinity). */
+/**
+ * The child whose range holds `key` (the last cell whose key is <= `key`; cell 0 is minus
+ * infinity) and the prefix the key shares with every key of that child, packed into one number so
+ * the hot path allocates nothing: read them with branchIndex() and branchLcp(). Both fit: a page
+ * has fewer than 2^16 cells, and a key is shorter than 2^15 bytes (maxKeySize at 64 KiB pages).
+ */
 export function branchSearch(p: Uint8Array, key: Uint8Array, klen: number, lcp0 = 0): number {
   let lo = 1;
   let hi = p[6]! | (p[7]! << 8);
@@ -70,6 +72,15 @@ export function branchSearch(p: Uint8Array, key: Uint8Array, klen: number, lcp0 
       hiLcp = i;
     }
   }
-  lcp.out = loLcp < hiLcp ? loLcp : hiLcp;
-  return lo - 1;
+  return ((loLcp < hiLcp ? loLcp : hiLcp) << 16) | (lo - 1);
+}
+
+/** The child index of a branchSearch() result. */
+export function branchIndex(r: number): number {
+  return r & 0xffff;
+}
+
+/** The common-prefix length of a branchSearch() result. */
+export function branchLcp(r: number): number {
+  return r >>> 16;
 }

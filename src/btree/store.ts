@@ -34,11 +34,36 @@ export interface PageWriter extends PageReader {
 }
 
 /** The descriptor of one tree, as stored (pages/meta.ts). Mutated only by the write transaction. */
-export interface TreeInfo extends DbInfo {}
+export interface TreeInfo extends DbInfo {
+  /**
+   * Transient, never stored: the write transaction's hint for the append fast path (its page
+   * number of the tree's rightmost leaf; undefined: none). Only a write transaction's own
+   * TreeInfo objects carry it; copy a descriptor into anything that outlives the transaction
+   * (a Meta) with storedTree(), and compare descriptors with sameTree().
+   */
+  appendLeaf?: number | undefined;
+}
 
 export function emptyTree(): TreeInfo {
   return { root: 0, depth: 0, entries: 0, branchPages: 0, leafPages: 0, overflowPages: 0 };
 }
+
+/** A copy of the stored fields of `t` (no transient hint). */
+export function storedTree(t: TreeInfo): TreeInfo {
+  return {
+    root: t.root, depth: t.depth, entries: t.entries,
+    branchPages: t.branchPages, leafPages: t.leafPages, overflowPages: t.overflowPages,
+  };
+}
+
+/** Whether `a` and `b` have the same stored fields (what DbInfo on disk would hold). */
+export function sameTree(a: TreeInfo, b: TreeInfo): boolean {
+  return a.root === b.root && a.depth === b.depth && a.entries === b.entries
+    && a.branchPages === b.branchPages && a.leafPages === b.leafPages && a.overflowPages === b.overflowPages;
+}
+
+/** The limits of keys and values that a tree with pages of a given size can store (pages/layout.ts). */
+export { MAX_VALUE_SIZE, maxKeySize } from '../pages/layout.js';
 
 export function overflowPageCount(length: number, pageSize: number): number {
   return Math.ceil((16 + length) / pageSize);

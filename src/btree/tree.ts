@@ -8,10 +8,11 @@
  *
  * Modification is bottom-up: an operation descends read-only, changes the leaf, and each level
  * touches (copies) its page only when a child's page number or a separator changed. A child that
- * split hands its parent a separator and a new right sibling through `pendingSplit`.
+ * split hands its parent a separator and a new right sibling through the operation's `Op`.
  */
-import { branchSearch, lcp, leafSearch } from './search.js';
-import { emptyTree, overflowPageCount, type PageReader, type PageWriter, type TreeInfo } from './store.js';
+import { branchIndex, branchLcp, branchSearch, leafSearch } from './search.js';
+import { overflowPageCount, type PageReader, type PageWriter, type TreeInfo } from './store.js';
+import type { LeafCell } from './leaf-cell.js';
 import {
   BRANCH_CELL_OVERHEAD, BRANCH_KEY, BRANCH_KEYLEN, LEAF_CELL_OVERHEAD, LEAF_KEY, LEAF_KEYLEN, PAGE_HEADER, PageType,
   SLOT_WIDTH, maxCellSize, minFill,
@@ -27,51 +28,46 @@ import { CorruptionError } from '../errors.js';
 // ---------------------------------------------------------------- lookup
 
 /**
- * Finds `key` and returns the offset of its cell in `found.page`, or -1. `found` is a shared
- * scratch object: consume it before the next call.
+ * Finds `key[0, klen)`. When it is there, points `hit` (the caller's, so that a lookup allocates
+ * nothing) at its cell and returns true; else returns false and leaves `hit` as it was.
  */
-export const found: { page: Uint8Array } = { page: new Uint8Array(0) };
-
-export function lookup(r: PageReader, tree: TreeInfo, key: Uint8Array, klen: number): number {
-  if (tree.root === 0) return -1;
+export function lookup(r: PageReader, tree: TreeInfo, key: Uint8Array, klen: number, hit: LeafCell): boolean {
+  if (tree.root === 0) return false;
   let pgno = tree.root;
   let known = 0; // bytes the key shares with every key below the current page
   for (let level = tree.depth; level > 1; level--) {
     const p = r.get(pgno);
-    pgno = branchChild(p, branchSearch(p, key, klen, known));
-    known = lcp.out;
+    const b = branchSearch(p, key, klen, known);
+    pgno = branchChild(p, branchIndex(b));
+    known = branchLcp(b);
   }
   const leaf = r.get(pgno);
   const s = leafSearch(leaf, key, klen, known);
-  if ((s & 1) === 0) return -1;
-  found.page = leaf;
-  return cellOffset(leaf, s >>> 1);
-}
-
-/** The value of the leaf cell at `off` (a view of the page for inline values, valid until the page changes). */
-export function cellValue(r: PageReader, p: Uint8Array, off: number): Uint8Array {
-  const v = leafValueStart(p, off);
-  const len = leafValueLen(p, off);
-  if (leafIsOverflow(p, off)) return r.readOverflow(u32(p, v), len);
-  return p.subarray(v, v + len);
+  if ((s & 1) === 0) return false;
+  hit.at(leaf, cellOffset(leaf, s >>> 1));
+  return true;
 }
 
 // ---------------------------------------------------------------- insert
 
 interface Split { sep: Uint8Array; right: number }
-let pendingSplit: Split | null = null;
 
 /**
- * Append fast path: the rightmost leaf of each tree, when this transaction owns it (so it may be
- * changed in place). A key above that leaf's last key goes straight into it while it has room,
- * with no descent and no ancestor to touch. Set by inserts along the rightmost path, dropped by
- * any delete (a merge could free that leaf). Keyed by the transaction's own TreeInfo object,
- * so a hint never outlives its transaction.
+ * One insert or delete in progress. A page that split leaves its separator and new right sibling
+ * here for its parent, which takes it (and clears it) as soon as the child's call returns.
  */
-const rightmostLeaf = new WeakMap<TreeInfo, number>();
+interface Op { split: Split | null }
 
+/**
+ * Append fast path: the rightmost leaf of the tree (`tree.appendLeaf`, set by inserts along the
+ * rightmost path, cleared by any delete since a merge could free that leaf), when this transaction
+ * owns it so it may be changed in place. A key above that leaf's last key goes straight into it
+ * while it has room, with no descent and no ancestor to touch. The hint lives on the write
+ * transaction's own TreeInfo objects, which storedTree() strips before a Meta is made, so it never
+ * outlives its transaction.
+ */
 function tryAppend(w: PageWriter, tree: TreeInfo, key: Uint8Array, klen: number, value: Uint8Array, vlen: number): boolean {
-  const pgno = rightmostLeaf.get(tree);
+  const pgno = tree.appendLeaf;
   if (pgno === undefined || !w.owns(pgno)) return false;
   const p = w.get(pgno);
   const n = cellCount(p);
@@ -98,34 +94,34 @@ export function put(
     tree.leafPages++;
   }
   const before = tree.entries;
-  pendingSplit = null;
-  const root = insertAt(w, tree, tree.root, tree.depth, key, klen, value, vlen, true);
-  growRoot(w, tree, root);
+  const op: Op = { split: null };
+  const root = insertAt(w, tree, op, tree.root, tree.depth, key, klen, value, vlen, true);
+  growRoot(w, tree, op, root);
   return tree.entries !== before;
 }
 
 function insertAt(
-  w: PageWriter, tree: TreeInfo, pgno: number, level: number,
+  w: PageWriter, tree: TreeInfo, op: Op, pgno: number, level: number,
   key: Uint8Array, klen: number, value: Uint8Array, vlen: number, rightmost: boolean,
 ): number {
-  if (level === 1) return insertLeaf(w, tree, pgno, key, klen, value, vlen, rightmost);
+  if (level === 1) return insertLeaf(w, tree, op, pgno, key, klen, value, vlen, rightmost);
   const page = w.get(pgno);
-  const ci = branchSearch(page, key, klen);
+  const ci = branchIndex(branchSearch(page, key, klen));
   const child = branchChild(page, ci);
   const last = ci === cellCount(page) - 1;
-  const newChild = insertAt(w, tree, child, level - 1, key, klen, value, vlen, rightmost && last);
-  const split = pendingSplit;
-  pendingSplit = null;
+  const newChild = insertAt(w, tree, op, child, level - 1, key, klen, value, vlen, rightmost && last);
+  const split = op.split;
+  op.split = null;
   if (newChild === child && split === null) return pgno;
   const np = w.touch(pgno);
   const p = w.get(np);
   setBranchChild(p, ci, newChild);
-  if (split !== null) insertBranchCell(w, tree, p, ci + 1, split, rightmost && last);
+  if (split !== null) insertBranchCell(w, tree, op, p, ci + 1, split, rightmost && last);
   return np;
 }
 
 function insertLeaf(
-  w: PageWriter, tree: TreeInfo, pgno: number,
+  w: PageWriter, tree: TreeInfo, op: Op, pgno: number,
   key: Uint8Array, klen: number, value: Uint8Array, vlen: number, rightmost: boolean,
 ): number {
   const maxCell = maxCellSize(w.pageSize);
@@ -154,13 +150,14 @@ function insertLeaf(
   }
   if (freeSpace(p) >= size + SLOT_WIDTH) {
     writeLeafCell(p, reserveCell(p, i, size), key, klen, value, vlen, ovf);
-    if (rightmost) rightmostLeaf.set(tree, np);
+    if (rightmost) tree.appendLeaf = np;
     return np;
   }
   const cell = new Uint8Array(size);
   writeLeafCell(cell, 0, key, klen, value, vlen, ovf);
-  splitNode(w, tree, p, i, cell, rightmost && i === cellCount(p));
-  if (rightmost) rightmostLeaf.set(tree, pendingSplit!.right);
+  const split = splitNode(w, tree, p, i, cell, rightmost && i === cellCount(p));
+  op.split = split;
+  if (rightmost) tree.appendLeaf = split.right;
   return np;
 }
 
@@ -170,7 +167,8 @@ function freeValueRun(w: PageWriter, tree: TreeInfo, p: Uint8Array, off: number)
   tree.overflowPages -= overflowPageCount(len, w.pageSize);
 }
 
-function insertBranchCell(w: PageWriter, tree: TreeInfo, p: Uint8Array, i: number, split: Split, append: boolean): void {
+/** Inserts the separator of a split child into the dirty branch `p`; `p` may split in turn (into `op`). */
+function insertBranchCell(w: PageWriter, tree: TreeInfo, op: Op, p: Uint8Array, i: number, split: Split, append: boolean): void {
   const size = BRANCH_CELL_OVERHEAD + split.sep.length;
   if (freeSpace(p) >= size + SLOT_WIDTH) {
     writeBranchCell(p, reserveCell(p, i, size), split.right, split.sep, 0, split.sep.length);
@@ -178,15 +176,15 @@ function insertBranchCell(w: PageWriter, tree: TreeInfo, p: Uint8Array, i: numbe
   }
   const cell = new Uint8Array(size);
   writeBranchCell(cell, 0, split.right, split.sep, 0, split.sep.length);
-  splitNode(w, tree, p, i, cell, append && i === cellCount(p));
+  op.split = splitNode(w, tree, p, i, cell, append && i === cellCount(p));
 }
 
 /** After an operation on the root: a split root gets a new parent. */
-function growRoot(w: PageWriter, tree: TreeInfo, root: number): void {
+function growRoot(w: PageWriter, tree: TreeInfo, op: Op, root: number): void {
   tree.root = root;
-  const split = pendingSplit;
+  const split = op.split;
   if (split === null) return;
-  pendingSplit = null;
+  op.split = null;
   const np = w.allocPage();
   const p = w.get(np);
   initNode(p, PageType.Branch);
@@ -220,10 +218,11 @@ class CellList {
 
 /**
  * `p` (dirty) cannot take `cell` at index `i`: split its cells and the new one into `p` and a new
- * right sibling, and leave the separator in `pendingSplit`. With `append` (the insert is past the
- * last key of the whole tree) the left page stays full, so ascending loads leave full pages.
+ * right sibling, and return the separator and the sibling for the parent. With `append` (the
+ * insert is past the last key of the whole tree) the left page stays full, so ascending loads
+ * leave full pages.
  */
-function splitNode(w: PageWriter, tree: TreeInfo, p: Uint8Array, i: number, cell: Uint8Array, append: boolean): void {
+function splitNode(w: PageWriter, tree: TreeInfo, p: Uint8Array, i: number, cell: Uint8Array, append: boolean): Split {
   const type = pageType(p);
   const list = new CellList();
   const n = cellCount(p);
@@ -239,7 +238,7 @@ function splitNode(w: PageWriter, tree: TreeInfo, p: Uint8Array, i: number, cell
   // gives it two children when they fit (cell k becomes the right page's first child).
   const appendAt = type === PageType.Leaf ? list.length - 1 : list.length - 2;
   const k = append && fits(list, type, appendAt, w.pageSize) ? appendAt : chooseSplit(list, type, w.pageSize);
-  pendingSplit = { sep: layoutPair(list, type, k, p, w.get(right)), right };
+  return { sep: layoutPair(list, type, k, p, w.get(right)), right };
 }
 
 /** The list points into `p`, which is about to be rewritten: point it at a copy instead. */
@@ -337,16 +336,16 @@ const NOT_FOUND = -1;
 /** Removes `key`; returns false when it was absent (and then changes nothing). */
 export function del(w: PageWriter, tree: TreeInfo, key: Uint8Array, klen: number): boolean {
   if (tree.root === 0) return false;
-  rightmostLeaf.delete(tree);
-  pendingSplit = null;
-  const root = deleteAt(w, tree, tree.root, tree.depth, key, klen);
+  if (tree.appendLeaf !== undefined) tree.appendLeaf = undefined;
+  const op: Op = { split: null };
+  const root = deleteAt(w, tree, op, tree.root, tree.depth, key, klen);
   if (root === NOT_FOUND) return false;
-  growRoot(w, tree, root);
+  growRoot(w, tree, op, root);
   shrinkRoot(w, tree);
   return true;
 }
 
-function deleteAt(w: PageWriter, tree: TreeInfo, pgno: number, level: number, key: Uint8Array, klen: number): number {
+function deleteAt(w: PageWriter, tree: TreeInfo, op: Op, pgno: number, level: number, key: Uint8Array, klen: number): number {
   if (level === 1) {
     const s = leafSearch(w.get(pgno), key, klen);
     if ((s & 1) === 0) return NOT_FOUND;
@@ -359,19 +358,19 @@ function deleteAt(w: PageWriter, tree: TreeInfo, pgno: number, level: number, ke
     return np;
   }
   const page = w.get(pgno);
-  const ci = branchSearch(page, key, klen);
+  const ci = branchIndex(branchSearch(page, key, klen));
   const child = branchChild(page, ci);
-  const newChild = deleteAt(w, tree, child, level - 1, key, klen);
+  const newChild = deleteAt(w, tree, op, child, level - 1, key, klen);
   if (newChild === NOT_FOUND) return NOT_FOUND;
-  const split = pendingSplit;
-  pendingSplit = null;
+  const split = op.split;
+  op.split = null;
   const np = w.touch(pgno);
   const p = w.get(np);
   setBranchChild(p, ci, newChild);
   if (split !== null) {
-    insertBranchCell(w, tree, p, ci + 1, split, false);
+    insertBranchCell(w, tree, op, p, ci + 1, split, false);
   } else if (underfull(w.get(newChild), w.pageSize)) {
-    rebalance(w, tree, p, ci);
+    rebalance(w, tree, op, p, ci);
   }
   return np;
 }
@@ -384,9 +383,9 @@ function underfull(p: Uint8Array, pageSize: number): boolean {
 /**
  * Child `ci` of the dirty branch `p` is underfull: merge it with a sibling when both fit one page,
  * else spread their cells evenly over the two. A longer new separator may split `p` itself
- * (reported through pendingSplit).
+ * (reported through `op`).
  */
-function rebalance(w: PageWriter, tree: TreeInfo, p: Uint8Array, ci: number): void {
+function rebalance(w: PageWriter, tree: TreeInfo, op: Op, p: Uint8Array, ci: number): void {
   const n = cellCount(p);
   if (n < 2) return; // no sibling: p itself is underfull and its parent (or shrinkRoot) deals with it
   const li = ci === n - 1 ? ci - 1 : ci;
@@ -433,7 +432,7 @@ function rebalance(w: PageWriter, tree: TreeInfo, p: Uint8Array, ci: number): vo
   rebindList(list, R, rcopy);
   const sep = layoutPair(list, type, chooseSplit(list, type, w.pageSize), L, R);
   removeCell(p, ri);
-  insertBranchCell(w, tree, p, ri, { sep, right: rp }, false);
+  insertBranchCell(w, tree, op, p, ri, { sep, right: rp }, false);
 }
 
 function dropRight(w: PageWriter, tree: TreeInfo, p: Uint8Array, ri: number, rp: number, type: number): void {
@@ -464,24 +463,3 @@ function shrinkRoot(w: PageWriter, tree: TreeInfo): void {
     tree.depth--;
   }
 }
-
-/** Frees every page of a tree (used when dropping a named database). */
-export function freeTree(w: PageWriter, tree: TreeInfo): void {
-  rightmostLeaf.delete(tree);
-  const walk = (pgno: number, level: number): void => {
-    const p = w.get(pgno);
-    const n = cellCount(p);
-    if (level > 1) {
-      for (let i = 0; i < n; i++) walk(branchChild(p, i), level - 1);
-    } else {
-      for (let i = 0; i < n; i++) {
-        const off = cellOffset(p, i);
-        if (leafIsOverflow(p, off)) w.freeOverflow(u32(p, leafValueStart(p, off)), leafValueLen(p, off));
-      }
-    }
-    w.freePage(pgno);
-  };
-  if (tree.root !== 0) walk(tree.root, tree.depth);
-  Object.assign(tree, emptyTree());
-}
-

@@ -4,8 +4,9 @@
  * descriptor goes through this module.
  */
 import type { PageReader, PageWriter, TreeInfo } from '../btree/store.js';
-import { cellValue, found, lookup, put } from '../btree/tree.js';
+import { lookup, put } from '../btree/tree.js';
 import { Cursor } from '../btree/cursor.js';
+import { LeafCell } from '../btree/leaf-cell.js';
 import { readDbInfo, writeDbInfo } from '../pages/meta.js';
 import { DBINFO_SIZE } from '../pages/layout.js';
 
@@ -20,9 +21,9 @@ export interface NamedTree {
 /** The descriptor of database `name` in `catalog`, or undefined when it does not exist. */
 export function readDescriptor(r: PageReader, catalog: TreeInfo, name: string): TreeInfo | undefined {
   const k = utf8.encode(name);
-  const off = lookup(r, catalog, k, k.length);
-  if (off < 0) return undefined;
-  return readDbInfo(cellValue(r, found.page, off), 0);
+  const hit = new LeafCell();
+  if (!lookup(r, catalog, k, k.length, hit)) return undefined;
+  return readDbInfo(hit.value(r), 0);
 }
 
 /** Every named database in `catalog`, in name (byte) order. */

@@ -5,6 +5,7 @@
  * until reopen, because a failed write or fsync cannot be retried safely.
  */
 import { writeDescriptor } from './catalog.js';
+import { sameTree, storedTree } from '../btree/store.js';
 import { encodeMeta, type Meta } from '../pages/meta.js';
 import { SM_ALLOC, SM_FREE, SPACEMAP_NEXT } from '../pages/layout.js';
 import { u32 } from '../pages/bytes.js';
@@ -37,8 +38,9 @@ export function commit(txn: WriteTxn): void {
       spaceMapPages: spaceMap.snapshot ? spaceMap.pages.length : txn.base.spaceMapPages + spaceMap.pages.length,
       spaceMapSnapshot: spaceMap.snapshot ? spaceMap.pages.length : txn.base.spaceMapSnapshot,
       freePages: freeAfter(txn, spaceMap.oldChain),
-      main: { ...txn.main },
-      catalog: { ...txn.catalog },
+      // storedTree: the transaction's trees carry its append hint, which must not outlive it
+      main: storedTree(txn.main),
+      catalog: storedTree(txn.catalog),
     };
   } catch (e) {
     txn.abort();
@@ -116,8 +118,7 @@ function trimHighWater(txn: WriteTxn): void {
 
 function writeCatalog(txn: WriteTxn): void {
   for (const [name, e] of txn.named) {
-    if (JSON.stringify(e.tree) === e.before) continue;
-    if (e.before === '' && e.tree.root === 0) continue; // looked at, never written: do not create it
+    if (e.before === undefined ? e.tree.root === 0 : sameTree(e.tree, e.before)) continue; // unchanged (or looked at, never written: do not create it)
     writeDescriptor(txn, txn.catalog, name, e.tree);
   }
 }

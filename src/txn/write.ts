@@ -10,7 +10,7 @@
  * Abort gives `fromFree` back to the free set and forgets the rest; nothing was written.
  */
 import type { PageWriter, TreeInfo } from '../btree/store.js';
-import { emptyTree, overflowPageCount } from '../btree/store.js';
+import { emptyTree, overflowPageCount, storedTree } from '../btree/store.js';
 import type { Meta } from '../pages/meta.js';
 import { readDescriptor } from './catalog.js';
 import { MAX_PAGES, PAGE_HEADER, PAGE_TXN, PAGE_TYPE, PAGE_UPPER, PageType } from '../pages/layout.js';
@@ -56,8 +56,8 @@ export class WriteTxn implements PageWriter {
   readonly trimmed: number[] = [];
   readonly main: TreeInfo;
   catalog: TreeInfo;
-  /** Named databases this transaction opened, with their descriptor as it was at begin. */
-  readonly named = new Map<string, { tree: TreeInfo; before: string }>();
+  /** Named databases this transaction opened, with their descriptor as it was at begin (undefined: did not exist). */
+  readonly named = new Map<string, { tree: TreeInfo; before: TreeInfo | undefined }>();
   /** Bumped by every change, so cursors can tell that their path may be stale. */
   modCount = 0;
   state: 'active' | 'committed' | 'aborted' = 'active';
@@ -186,7 +186,7 @@ export class WriteTxn implements PageWriter {
     if (e === undefined) {
       const t = readDescriptor(this, this.catalog, name);
       const tree = t ?? emptyTree();
-      e = { tree, before: t ? JSON.stringify(t) : '' };
+      e = { tree, before: t ? storedTree(t) : undefined };
       this.named.set(name, e);
     }
     return e.tree;
@@ -196,7 +196,7 @@ export class WriteTxn implements PageWriter {
   hasTree(name: string): boolean {
     const e = this.named.get(name);
     if (e === undefined) return readDescriptor(this, this.catalog, name) !== undefined;
-    return e.before !== '' || e.tree.root !== 0;
+    return e.before !== undefined || e.tree.root !== 0;
   }
 
   // ---- end

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ToyStore } from '../helpers/toy-store.js';
-import { del, lookup, put, found, cellValue } from '../../src/btree/tree.js';
+import { del, lookup, put } from '../../src/btree/tree.js';
+import { LeafCell } from '../../src/btree/leaf-cell.js';
 import { emptyTree, type TreeInfo } from '../../src/btree/store.js';
 import { checkTree } from '../../src/btree/check.js';
 import { maxKeySize } from '../../src/pages/layout.js';
@@ -33,9 +34,10 @@ function verify(store: ToyStore, tree: TreeInfo, model: Map<string, Uint8Array>)
   expect(back).toEqual([...sorted].reverse());
   for (const [k, v] of model) {
     const kb = Buffer.from(k, 'hex');
-    const off = lookup(store, tree, kb, kb.length);
-    expect(off).toBeGreaterThanOrEqual(0);
-    expect(hex(cellValue(store, found.page, off))).toBe(hex(v));
+    const hit = new LeafCell();
+    expect(lookup(store, tree, kb, kb.length, hit)).toBe(true);
+    expect(hex(hit.key())).toBe(k);
+    expect(hex(hit.value(store))).toBe(hex(v));
   }
 }
 

@@ -1,0 +1,53 @@
+/**
+ * Types the API modules share. `DatabaseRef` is what a transaction object or a range iterator
+ * needs of a database handle; `Database` implements it, so transactions.ts and
+ * range-iterator.ts depend on this file only, not on database.ts.
+ */
+import type { Environment } from '../env/environment.js';
+import type { Key, KeyCodec } from '../encoding/keys.js';
+import type { ValueCodec } from '../encoding/values.js';
+import type { PageReader, TreeInfo } from '../btree/store.js';
+import type { ReadTxn } from '../txn/read.js';
+import type { WriteTxn } from '../txn/write.js';
+
+export type ValueEncoding = 'msgpack' | 'binary' | 'string' | 'json';
+export type KeyEncoding = 'ordered' | 'binary';
+
+export interface DatabaseOptions {
+  /** How values are stored: msgpack (default, any structured value), binary (Uint8Array), string, json. */
+  encoding?: ValueEncoding;
+  /** How keys are ordered: 'ordered' (default; strings, numbers, booleans, null, byte arrays, arrays) or 'binary'. */
+  keyEncoding?: KeyEncoding;
+}
+
+export interface RangeOptions {
+  /** Inclusive. With `reverse`, iteration starts at the last key <= start. */
+  start?: unknown;
+  /** Exclusive. */
+  end?: unknown;
+  reverse?: boolean;
+  limit?: number;
+  offset?: number;
+}
+
+export interface Entry<V = unknown> {
+  key: Key;
+  value: V;
+}
+
+/** A database handle (the root database or a named one) as transactions and iterators use it. */
+export interface DatabaseRef<V = any> {
+  readonly name: string | null;
+  /** @internal */ readonly env: Environment;
+  /** @internal */ readonly keyCodec: KeyCodec;
+  /** @internal */ readonly valueCodec: ValueCodec;
+  /** @internal */ readonly keyBuf: Buffer;
+  /** @internal */ encodeKey(key: unknown): number;
+  /** @internal */ encodeKeyCopy(key: unknown): Buffer;
+  /** @internal */ encodeValue(value: unknown): Uint8Array;
+  /** @internal */ getIn(r: PageReader, tree: TreeInfo | undefined, klen: number): V | undefined;
+  /** @internal */ existsIn(r: PageReader, tree: TreeInfo | undefined, klen: number): boolean;
+  /** @internal */ iterate(options: RangeOptions, withValues: boolean, given?: ReadTxn | WriteTxn): Iterator<Entry<V> | Key>;
+  /** @internal */ putIn(txn: WriteTxn, key: Uint8Array, klen: number, value: Uint8Array): boolean;
+  /** @internal */ removeIn(txn: WriteTxn, key: Uint8Array, klen: number): boolean;
+}
