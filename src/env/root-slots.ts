@@ -14,11 +14,21 @@ export interface ExpectedLayout {
   nRoots?: number;
 }
 
+/** Every root slot of a file, as found: its layout and each slot's verdict (index = slot). */
+export interface SlotScan {
+  pageSize: number;
+  nRoots: number;
+  verdicts: SlotVerdict[];
+  /** The file's size in bytes when it was scanned. */
+  size: number;
+}
+
 /**
- * The current version of `storage`. Learns the page size and nRoots from the first valid slot
- * it can find, trying each legal page size, and checks them against `expect`.
+ * Learns the page size and nRoots from the first valid slot it can find, trying each legal page
+ * size, checks them against `expect`, and reads every slot. (A valid slot may still name another
+ * nRoots than the file's: no version of this file's rotation, so callers skip it.)
  */
-export function readCurrentVersion(storage: Storage, expect: ExpectedLayout, name: string): Meta {
+export function scanSlots(storage: Storage, expect: ExpectedLayout, name: string): SlotScan {
   const size = storage.size();
   if (size === 0) throw new NotADatabaseError(`${name} is empty: not a rotadb database`);
   if (size < MIN_PAGE_SIZE) throw new NotADatabaseError(`${name} is ${size} bytes: too short for a rotadb database`);
@@ -45,17 +55,26 @@ export function readCurrentVersion(storage: Storage, expect: ExpectedLayout, nam
   if (expect.nRoots !== undefined && expect.nRoots !== layout.nRoots) {
     throw new InvalidOptionError(`${name} has nRoots ${layout.nRoots}, the options ask for ${expect.nRoots}`);
   }
-  let best: Meta | undefined;
   const verdicts: SlotVerdict[] = [];
   for (let s = 0; s < layout.nRoots; s++) {
     const v: SlotVerdict = (s + 1) * layout.pageSize > size ? { ok: false, reason: 'layout' } : readSlot(storage, layout.pageSize, s);
-    verdicts.push(v);
-    if (v.ok) {
-      if (v.meta.nRoots !== layout.nRoots) continue;
-      if (!best || v.meta.txnId > best.txnId) best = v.meta;
-    } else if (v.reason === 'format') {
+    if (!v.ok && v.reason === 'format') {
       throw new FormatVersionError(`${name} has format version ${v.format} in root slot ${s}; this rotadb reads version ${FORMAT_VERSION}`);
     }
+    verdicts.push(v);
+  }
+  return { ...layout, verdicts, size };
+}
+
+/**
+ * The current version of `storage`: the valid slot with the highest transaction id, if the
+ * fallback rule below allows opening it.
+ */
+export function readCurrentVersion(storage: Storage, expect: ExpectedLayout, name: string): Meta {
+  const { nRoots, verdicts, size } = scanSlots(storage, expect, name);
+  let best: Meta | undefined;
+  for (const v of verdicts) {
+    if (v.ok && v.meta.nRoots === nRoots && (!best || v.meta.txnId > best.txnId)) best = v.meta;
   }
   if (!best) throw new NotADatabaseError(`${name} is not a rotadb database (no valid root slot)`);
   checkFallback(best, verdicts, name);
