@@ -7,6 +7,7 @@ import { open, type RootDatabase } from '../../src/index.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { FaultyStorage } from '../../src/storage/faulty.js';
 import { decodeMeta } from '../../src/pages/meta.js';
+import { branchChild } from '../../src/pages/node.js';
 import { checksum } from '../../src/pages/checksum.js';
 import { u32 } from '../../src/pages/bytes.js';
 import { PAGE_CHECKSUM, PAGE_TXN } from '../../src/pages/layout.js';
@@ -165,4 +166,19 @@ export function stalePageImage(nRoots = 4): { image: Uint8Array; newest: number;
     }
   }
   throw new Error('fixture: no older page at the leaf page number');
+}
+
+/** A file in which every version (nRoots 2) reaches one leaf, damaged on disk: nothing to recover. */
+export function damagedEverywhereImage(): Uint8Array {
+  const storage = new MemoryStorage();
+  const db = open<Buffer>({ storage, ...optsOf(2) });
+  db.transactionSync(() => { for (let k = 0; k < 200; k++) db.putSync(keyOf(k), valueOf(k, 100, 0)); });
+  db.putSync(keyOf(199), valueOf(199, 100, 1)); // the last leaf changes, the first stays shared
+  const meta = db.env.current;
+  if (meta.main.depth !== 2) throw new Error(`fixture: depth ${meta.main.depth}, expected 2`);
+  const leftmost = branchChild(db.env.pager.read(meta.main.root), 0);
+  const image = storage.snapshot();
+  db.closeSync();
+  image[leftmost * PAGE + PAGE - 10] ^= 1;
+  return image;
 }

@@ -10,10 +10,9 @@ import { open, recover, type RecoverReport } from '../../src/index.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { FaultyStorage, type CrashMode } from '../../src/storage/faulty.js';
 import type { Storage } from '../../src/storage/storage.js';
-import { branchChild } from '../../src/pages/node.js';
-import { keyOf, valueOf, type Model } from '../crash/harness.js';
+import { valueOf, type Model } from '../crash/harness.js';
 import { tempDir } from '../helpers/db.js';
-import { PAGE, contents, intact, optsOf, runNoSync, sameModel, slotVersions, stalePageImage } from './recover-fixtures.js';
+import { contents, damagedEverywhereImage, intact, optsOf, runNoSync, sameModel, slotVersions, stalePageImage } from './recover-fixtures.js';
 
 const MODES: CrashMode[] = ['lose-unsynced', 'random-subset', 'reorder-prefix'];
 
@@ -176,16 +175,7 @@ describe('recover: what it verifies', () => {
   });
 
   it('a file with nothing to recover: every version reaches a damaged page; apply changes nothing', () => {
-    const storage = new MemoryStorage();
-    const db = open<Buffer>({ storage, ...optsOf(2) });
-    db.transactionSync(() => { for (let k = 0; k < 200; k++) db.putSync(keyOf(k), valueOf(k, 100, 0)); });
-    db.putSync(keyOf(199), valueOf(199, 100, 1)); // the last leaf changes, the first stays shared
-    const meta = db.env.current;
-    expect(meta.main.depth).toBe(2);
-    const leftmost = branchChild(db.env.pager.read(meta.main.root), 0);
-    const image = storage.snapshot();
-    db.closeSync();
-    image[leftmost * PAGE + PAGE - 10] ^= 1;
+    const image = damagedEverywhereImage();
     const report = dryRun(image);
     expect(report).toMatchObject({ status: 'unrecoverable', recovered: undefined, lost: [] });
     expect(report.slots.every((s) => s.state !== 'version' || s.verdict === 'failed')).toBe(true);
