@@ -13,8 +13,9 @@
  *  - the pages the version itself wrote must carry its own id, which catches an older page left in
  *    place of a newer one. Every commit prepends at least one space-map page, so the chain's head
  *    was written by the version; and a page the version reaches that was free in the version
- *    before it (its chain minus the pages it prepended) or above that version's high-water mark
- *    (when its root slot is still there) was written by the version too.
+ *    before it (its chain minus the pages it prepended, or after a snapshot that version's own
+ *    chain) or above that version's high-water mark (when its root slot is still there) was
+ *    written by the version too.
  *
  * Applying writes no page the chosen version V reaches, so a crash at any point of it leaves V
  * intact and recover can simply run again: first the file is extended to V's high-water mark if it
