@@ -18,3 +18,5 @@ export type { CompactOptions, CompactResult } from './tools/compact.js';
 export type { BackupOptions, BackupResult } from './tools/backup.js';
 export type { DumpOptions, DumpResult } from './tools/dump.js';
 export type { LoadOptions, LoadResult } from './tools/load.js';
+export { recover } from './tools/recover.js';
+export type { RecoverOptions, RecoverReport, SlotFinding, LostVersion, DatabaseEntries } from './tools/recover.js';

@@ -1,7 +1,7 @@
 /**
  * The rotadb command-line tool (bin/rotadb.mjs runs run()). docs/cli.md is its manual.
  *
- *   rotadb stat|check|dump|load|compact|backup|readers <file> ...
+ *   rotadb stat|check|dump|load|compact|backup|readers|recover <file> ...
  *
  * This file parses arguments, dispatches to the command (one file each: stat.ts, check.ts, ...),
  * prints help, and turns errors into exit statuses.
@@ -18,6 +18,7 @@ import { compact } from './compact.js';
 import { dump } from './dump.js';
 import { load } from './load.js';
 import { readers } from './readers.js';
+import { recoverCommand } from './recover.js';
 import { stat } from './stat.js';
 
 export { EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, type CliIO } from './common.js';
@@ -27,7 +28,7 @@ const VERSION = '0.1.0';
 // ---------------------------------------------------------------- help
 
 /** In the order help lists them. */
-const commands: Command[] = [stat, check, dump, load, compact, backup, readers];
+const commands: Command[] = [stat, check, dump, load, compact, backup, readers, recoverCommand];
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => usageOf(c).length));

@@ -15,19 +15,21 @@ export interface ExpectedLayout {
   nRoots?: number;
 }
 
-/**
- * The current version of `storage`. Learns the page size and nRoots from the first valid slot
- * it can find, trying each legal page size, and checks them against `expect`.
- */
-export function readCurrentVersion(storage: Storage, expect: ExpectedLayout, name: string): Meta {
-  return findCurrentVersion(storage, expect, name).meta;
+/** Every root slot of a file, as found: its layout and each slot's verdict (index = slot). */
+export interface SlotScan {
+  pageSize: number;
+  nRoots: number;
+  verdicts: SlotVerdict[];
+  /** The file's size in bytes when it was scanned. */
+  size: number;
 }
 
 /**
- * The current version, and for a one-fsync commit the pages it wrote as they were read (open
- * writes them again before it builds on them: see prepareStorage).
+ * Learns the page size and nRoots from the first valid slot it can find, trying each legal page
+ * size, checks them against `expect`, and reads every slot. (A valid slot may still name another
+ * nRoots than the file's: no version of this file's rotation, so callers skip it.)
  */
-export function findCurrentVersion(storage: Storage, expect: ExpectedLayout, name: string): { meta: Meta; written: Map<number, Uint8Array> } {
+export function scanSlots(storage: Storage, expect: ExpectedLayout, name: string): SlotScan {
   const size = storage.size();
   if (size === 0) throw new NotADatabaseError(`${name} is empty: not a rotadb database`);
   if (size < MIN_PAGE_SIZE) throw new NotADatabaseError(`${name} is ${size} bytes: too short for a rotadb database`);
@@ -54,19 +56,34 @@ export function findCurrentVersion(storage: Storage, expect: ExpectedLayout, nam
   if (expect.nRoots !== undefined && expect.nRoots !== layout.nRoots) {
     throw new InvalidOptionError(`${name} has nRoots ${layout.nRoots}, the options ask for ${expect.nRoots}`);
   }
-  let best: Meta | undefined;
   const verdicts: SlotVerdict[] = [];
   for (let s = 0; s < layout.nRoots; s++) {
     const v: SlotVerdict = (s + 1) * layout.pageSize > size ? { ok: false, reason: 'layout' } : readSlot(storage, layout.pageSize, s);
-    verdicts.push(v);
-    if (v.ok) {
-      if (v.meta.nRoots !== layout.nRoots) continue;
-      if (!best || v.meta.txnId > best.txnId) best = v.meta;
-    } else if (v.reason === 'format') {
+    if (!v.ok && v.reason === 'format') {
       throw new FormatVersionError(`${name} has format version ${v.format} in root slot ${s}; this rotadb reads version ${FORMAT_VERSION}`);
-    } else if (v.reason === 'flags') {
+    } else if (!v.ok && v.reason === 'flags') {
       throw new FormatVersionError(`${name} has flags 0x${v.flags.toString(16)} in root slot ${s} that this rotadb does not know (a newer version wrote it)`);
     }
+    verdicts.push(v);
+  }
+  return { ...layout, verdicts, size };
+}
+
+/** The current version of `storage` (see findCurrentVersion). */
+export function readCurrentVersion(storage: Storage, expect: ExpectedLayout, name: string): Meta {
+  return findCurrentVersion(storage, expect, name).meta;
+}
+
+/**
+ * The current version of `storage`: the valid slot with the highest transaction id, if the
+ * fallback rule below allows opening it, and for a one-fsync commit the pages it wrote as they
+ * were read (open writes them again before it builds on them: see prepareStorage).
+ */
+export function findCurrentVersion(storage: Storage, expect: ExpectedLayout, name: string): { meta: Meta; written: Map<number, Uint8Array> } {
+  const { nRoots, verdicts, size } = scanSlots(storage, expect, name);
+  let best: Meta | undefined;
+  for (const v of verdicts) {
+    if (v.ok && v.meta.nRoots === nRoots && (!best || v.meta.txnId > best.txnId)) best = v.meta;
   }
   if (!best) throw new NotADatabaseError(`${name} is not a rotadb database (no valid root slot)`);
   let written = readCommit(storage, best);
@@ -77,7 +94,7 @@ export function findCurrentVersion(storage: Storage, expect: ExpectedLayout, nam
     verdicts[best.slot] = { ok: false, reason: 'checksum' };
     const before = best.txnId - 1;
     best = undefined;
-    for (const v of verdicts) if (v.ok && v.meta.txnId === before && v.meta.nRoots === layout.nRoots) best = v.meta;
+    for (const v of verdicts) if (v.ok && v.meta.txnId === before && v.meta.nRoots === nRoots) best = v.meta;
     if (!best) throw new CorruptionError(`${name}: the newest root slot's commit did not reach the disk whole, and no root slot holds the version before it`);
     written = new Map();
   }
