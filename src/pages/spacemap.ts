@@ -151,15 +151,29 @@ export function linkChain(pages: Uint8Array[], pgnos: number[], older: number): 
   }
 }
 
+/** What replaySpaceMap needs from a root slot: the chain, and the pages the version has. */
+export interface SpaceMapRoot {
+  spaceMapHead: number;
+  spaceMapPages: number;
+  nRoots: number;
+  highWater: number;
+}
+
 /**
- * Reads the chain from `head` (`length` pages) and replays it oldest first into a FreeSet.
- * Returns the chain's page numbers too (they are in use, not free). Pages freed by transactions
- * >= `pendingFrom` come back as pending groups (and not in `free`): the epoch rule decides when
- * they become reusable.
+ * Reads the chain of version `root` (`spaceMapPages` pages from `spaceMapHead`) and replays it
+ * oldest first into a FreeSet. Returns the chain's page numbers too (they are in use, not free).
+ * Pages freed by transactions >= `pendingFrom` come back as pending groups (and not in `free`):
+ * the epoch rule decides when they become reusable.
+ *
+ * Every run must lie in [nRoots, highWater): checked before the run is replayed, so a damaged
+ * count can neither grow the bitmap past the file nor run a loop of 2^32 steps, and a root slot
+ * can never be listed as free (a writer would overwrite it). The pages' own structure was
+ * checked when they were read (pages/validate.ts).
  */
 export function replaySpaceMap(
-  read: (pgno: number) => Uint8Array, head: number, length: number, pendingFrom = Infinity,
+  read: (pgno: number) => Uint8Array, root: SpaceMapRoot, pendingFrom = Infinity,
 ): { free: FreeSet; chain: number[]; pending: PendingGroup[] } {
+  const { spaceMapHead: head, spaceMapPages: length, nRoots, highWater } = root;
   const chain: number[] = [];
   const pages: Uint8Array[] = [];
   for (let pgno = head; pgno !== 0; ) {
@@ -189,6 +203,9 @@ export function replaySpaceMap(
       for (let j = 0; j < runs; j++, at += 8) {
         const first = u32(p, at);
         const count = u32(p, at + 4);
+        if (first < nRoots || first + count > highWater) {
+          throw new CorruptionError(`space-map run [${first}, ${first + count}) outside the pages [${nRoots}, ${highWater}) of the version`, chain[k]);
+        }
         for (let q = first; q < first + count; q++) {
           if (kind === SM_FREE) {
             if (free.has(q)) throw new CorruptionError(`space map frees page ${q} twice`, chain[k]);

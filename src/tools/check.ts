@@ -42,7 +42,7 @@ export function checkEnvironment(env: Environment, onProgress?: (checked: number
     let freeCount = 0;
     let chainLength = 0;
     try {
-      const { free, chain } = replaySpaceMap((p) => txn.get(p), meta.spaceMapHead, meta.spaceMapPages);
+      const { free, chain } = replaySpaceMap((p) => txn.get(p), meta);
       chainLength = chain.length;
       for (const p of chain) claim(p, 1, 'space map');
       for (const [first, n] of free.runs()) {

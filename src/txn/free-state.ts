@@ -27,7 +27,7 @@ export class FreeState {
    * durable until this process makes a commit of its own durable (see the hold in env/).
    */
   static replayed(meta: Meta, pager: Pager): FreeState {
-    const sm = replaySpaceMap(reader(pager, meta), meta.spaceMapHead, meta.spaceMapPages, meta.txnId);
+    const sm = replaySpaceMap(reader(pager, meta), meta, meta.txnId);
     return new FreeState(new FreeSpace(sm.free, sm.pending), meta.txnId, pager);
   }
 
@@ -53,7 +53,7 @@ export class FreeState {
     if (this.txnId !== base.txnId) {
       // Another thread committed since this thread last wrote: its free state is on disk. Pages
       // freed by the last nRoots - 1 versions may still be reached by their readers.
-      const sm = replaySpaceMap(reader(this.pager, base), base.spaceMapHead, base.spaceMapPages, base.txnId - base.nRoots + 1);
+      const sm = replaySpaceMap(reader(this.pager, base), base, base.txnId - base.nRoots + 1);
       this.space = new FreeSpace(sm.free, sm.pending);
       this.txnId = base.txnId;
     }
