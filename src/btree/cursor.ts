@@ -17,6 +17,7 @@ import { branchSearch, leafSearch } from './search.js';
 import { LEAF_KEY } from '../pages/layout.js';
 import { branchChild, cellCount, cellOffset, leafKeyLen } from '../pages/node.js';
 import { cellValue } from './tree.js';
+import { assertNodeType } from '../pages/validate.js';
 
 const NO_PAGE = new Uint8Array(0);
 
@@ -50,12 +51,14 @@ export class Cursor {
     let pgno = t.root;
     for (let level = 0; level < t.depth - 1; level++) {
       const p = this.r.get(pgno);
+      assertNodeType(p, pgno, t.depth - level);
       const i = branchSearch(p, key, klen);
       this.pg[level] = pgno;
       this.ix[level] = i;
       pgno = branchChild(p, i);
     }
     const leaf = this.r.get(pgno);
+    assertNodeType(leaf, pgno, 1);
     this.setLeaf(leaf, leafSearch(leaf, key, klen) >>> 1);
     this.valid = true;
     if (this.index >= this.count) return this.nextLeaf();
@@ -140,6 +143,7 @@ export class Cursor {
     const leafLevel = t.depth - 1;
     for (; level < leafLevel; level++) {
       const p = this.r.get(pgno);
+      assertNodeType(p, pgno, t.depth - level);
       const n = cellCount(p);
       if (n === 0) return (this.valid = false); // cannot happen: only an empty root leaf is empty
       const i = end === 'first' ? 0 : n - 1;
@@ -148,6 +152,7 @@ export class Cursor {
       pgno = branchChild(p, i);
     }
     const leaf = this.r.get(pgno);
+    assertNodeType(leaf, pgno, 1);
     const n = cellCount(leaf);
     if (n === 0) return (this.valid = false); // only an empty root leaf can be empty
     this.setLeaf(leaf, end === 'first' ? 0 : n - 1);

@@ -23,6 +23,7 @@ import {
   setBranchChild, usedSpace, writeBranchCell, writeLeafCell,
 } from '../pages/node.js';
 import { CorruptionError } from '../errors.js';
+import { assertNodeType } from '../pages/validate.js';
 
 // ---------------------------------------------------------------- lookup
 
@@ -38,10 +39,12 @@ export function lookup(r: PageReader, tree: TreeInfo, key: Uint8Array, klen: num
   let known = 0; // bytes the key shares with every key below the current page
   for (let level = tree.depth; level > 1; level--) {
     const p = r.get(pgno);
+    assertNodeType(p, pgno, level);
     pgno = branchChild(p, branchSearch(p, key, klen, known));
     known = lcp.out;
   }
   const leaf = r.get(pgno);
+  assertNodeType(leaf, pgno, 1);
   const s = leafSearch(leaf, key, klen, known);
   if ((s & 1) === 0) return -1;
   found.page = leaf;

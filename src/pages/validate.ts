@@ -11,8 +11,10 @@
  *    every cell starts in [upper, pageSize) and ends inside the page; the cells' sizes add up to
  *    the cell area (the packing invariant); no cell is larger than maxCellSize; keys are at most
  *    maxKeySize; a leaf cell's flags are 0 or overflow, and an overflow value is at most
- *    MAX_VALUE_SIZE; a branch has at least one cell, cell 0 has no key, and no child is 0 or the
- *    page itself. (Children against the version's range are checked by the readers, per version.)
+ *    MAX_VALUE_SIZE; keys are strictly ascending (the binary searches depend on it: out of order,
+ *    get misses a key that a range returns); a branch has at least one cell, cell 0 has no key,
+ *    and no child is 0 or the page itself. (Children against the version's range are checked by
+ *    the readers, per version; separators against their children by check().)
  *  - space map: `end` inside [24, pageSize], `count` records of a known kind filling [24, end)
  *    exactly, every run of at least one page and not past page 2^32 - 1. (Runs against the
  *    version's high-water mark are checked by replaySpaceMap, which knows the version.)
@@ -21,11 +23,11 @@
  */
 import { CorruptionError } from '../errors.js';
 import {
-  BRANCH_CELL_OVERHEAD, BRANCH_CHILD, BRANCH_KEYLEN, LEAF_CELL_OVERHEAD, LEAF_FLAGS, LEAF_FLAG_OVERFLOW,
-  LEAF_KEYLEN, LEAF_VALLEN, MAX_PAGES, MAX_VALUE_SIZE, PAGE_COUNT, PAGE_TYPE, PAGE_UPPER,
+  BRANCH_CELL_OVERHEAD, BRANCH_CHILD, BRANCH_KEY, BRANCH_KEYLEN, LEAF_CELL_OVERHEAD, LEAF_FLAGS, LEAF_FLAG_OVERFLOW,
+  LEAF_KEY, LEAF_KEYLEN, LEAF_VALLEN, MAX_PAGES, MAX_VALUE_SIZE, PAGE_COUNT, PAGE_TYPE, PAGE_UPPER,
   PageType, SLOT_ARRAY, SLOT_WIDTH, SM_ALLOC, SM_FREE, SPACEMAP_END, SPACEMAP_RECORDS, maxCellSize, maxKeySize,
 } from './layout.js';
-import { u16, u32 } from './bytes.js';
+import { compareBytes, u16, u32 } from './bytes.js';
 
 /** Throws CorruptionError unless `p` (page `pgno`, one page long) is a well-formed branch, leaf or space-map page. */
 export function validatePage(p: Uint8Array, pgno: number): void {
@@ -48,14 +50,19 @@ function validateNode(p: Uint8Array, pgno: number, type: PageType.Leaf | PageTyp
   const maxCell = maxCellSize(size);
   const maxKey = maxKeySize(size);
   let bytes = 0;
+  let prevKey = -1; // offset of the previous cell's key (branch cell 0 has none)
+  let prevLen = 0;
   for (let i = 0; i < n; i++) {
     const so = SLOT_ARRAY + i * SLOT_WIDTH;
     const off = p[so]! | (p[so + 1]! << 8);
     if (off < upper || off >= size) throw new CorruptionError(`${what} cell ${i} offset ${off} outside [${upper}, ${size})`, pgno);
     let cell: number;
+    let key: number;
+    let klen: number;
     if (type === PageType.Leaf) {
       if (off + LEAF_CELL_OVERHEAD > size) throw new CorruptionError(`leaf cell ${i} at ${off}: its header runs past the page end`, pgno);
-      const klen = u16(p, off + LEAF_KEYLEN);
+      klen = u16(p, off + LEAF_KEYLEN);
+      key = off + LEAF_KEY;
       const flags = p[off + LEAF_FLAGS]!;
       const vlen = u32(p, off + LEAF_VALLEN);
       if (klen > maxKey) throw new CorruptionError(`leaf cell ${i}: key length ${klen} exceeds the limit ${maxKey}`, pgno);
@@ -68,7 +75,8 @@ function validateNode(p: Uint8Array, pgno: number, type: PageType.Leaf | PageTyp
       }
     } else {
       if (off + BRANCH_CELL_OVERHEAD > size) throw new CorruptionError(`branch cell ${i} at ${off}: its header runs past the page end`, pgno);
-      const klen = u16(p, off + BRANCH_KEYLEN);
+      klen = u16(p, off + BRANCH_KEYLEN);
+      key = off + BRANCH_KEY;
       if (klen > maxKey) throw new CorruptionError(`branch cell ${i}: key length ${klen} exceeds the limit ${maxKey}`, pgno);
       if (i === 0 && klen !== 0) throw new CorruptionError(`branch cell 0 has a key of ${klen} bytes (it must be empty: minus infinity)`, pgno);
       const child = u32(p, off + BRANCH_CHILD);
@@ -77,6 +85,10 @@ function validateNode(p: Uint8Array, pgno: number, type: PageType.Leaf | PageTyp
     }
     if (off + cell > size) throw new CorruptionError(`${what} cell ${i} at ${off} of ${cell} bytes runs past the page end`, pgno);
     if (cell > maxCell) throw new CorruptionError(`${what} cell ${i} of ${cell} bytes exceeds the cell limit ${maxCell}`, pgno);
+    if (prevKey >= 0 && compareBytes(p, prevKey, prevKey + prevLen, p, key, key + klen) >= 0) {
+      throw new CorruptionError(`${what} cell ${i}: key not above the key of cell ${i - 1}`, pgno);
+    }
+    if (type === PageType.Leaf || i > 0) { prevKey = key; prevLen = klen; }
     bytes += cell;
   }
   if (bytes !== size - upper) throw new CorruptionError(`${what} cells use ${bytes} bytes but the cell area [${upper}, ${size}) has ${size - upper}`, pgno);
@@ -103,4 +115,17 @@ function validateSpaceMapPage(p: Uint8Array, pgno: number): void {
     }
   }
   if (at !== end) throw new CorruptionError(`space-map records end at ${at}, the page says ${end}`, pgno);
+}
+
+/**
+ * Throws CorruptionError unless page `pgno` has the type a tree walk expects at its level: a tree
+ * of depth d has branches at levels d .. 2 and leaves at level 1. Each page is well formed on its
+ * own (validatePage), but a wrong depth in a descriptor or a child pointer to a page of the other
+ * kind makes a walker read one kind's cells as the other's, past the end of the page.
+ */
+export function assertNodeType(p: Uint8Array, pgno: number, level: number): void {
+  const want = level > 1 ? PageType.Branch : PageType.Leaf;
+  if (p[PAGE_TYPE] !== want) {
+    throw new CorruptionError(`page type ${p[PAGE_TYPE]} at tree level ${level}, expected ${want === PageType.Leaf ? 'a leaf' : 'a branch'}: the tree's depth or a child pointer is wrong`, pgno);
+  }
 }

@@ -10,9 +10,9 @@ import { validatePage } from '../../src/pages/validate.js';
 import { Pager } from '../../src/pages/pager.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { initNode, reserveCell, writeBranchCell, writeLeafCell } from '../../src/pages/node.js';
-import { linkChain, packInto, replaySpaceMap, runsOf } from '../../src/pages/spacemap.js';
+import { linkChain, packInto, replaySpaceMap, runsOf, type SpaceRecord } from '../../src/pages/spacemap.js';
 import {
-  LEAF_FLAGS, LEAF_VALLEN, PAGE_COUNT, PAGE_TYPE, PAGE_UPPER, PageType, SLOT_ARRAY, SM_FREE,
+  LEAF_FLAGS, LEAF_VALLEN, PAGE_COUNT, PAGE_TYPE, PAGE_UPPER, PageType, SLOT_ARRAY, SM_ALLOC, SM_FREE,
   SPACEMAP_END, SPACEMAP_RECORDS, maxKeySize,
 } from '../../src/pages/layout.js';
 import { setU16, setU32, u16 } from '../../src/pages/bytes.js';
@@ -87,6 +87,9 @@ describe('validatePage: impossible branch and leaf pages are ROTA_CORRUPT naming
     ['an overflow value length of 0xffffffff', () => { const p = leaf([['a', 12]]); setU32(p, slot(p, 0) + LEAF_VALLEN, 0xffffffff); return p; }, /overflow value length 4294967295 exceeds/],
     ['cells that do not fill the cell area (not packed)', () => { const p = leaf([['a', Buffer.alloc(4)], ['b', Buffer.alloc(4)]]); setU16(p, PAGE_COUNT, 1); setU16(p, SLOT_ARRAY, slot(p, 1)); return p; }, /cells use 12 bytes but the cell area/],
     ['an inline cell larger than the cell limit', () => { const p = new Uint8Array(PS); initNode(p, PageType.Leaf); writeLeafCell(p, reserveCell(p, 0, 600), Buffer.from('a'), 1, Buffer.alloc(592), 592, 0); return p; }, /cell 0 of 600 bytes exceeds the cell limit 502/],
+    ['leaf keys out of order', () => leaf([['b', Buffer.alloc(4)], ['a', Buffer.alloc(4)]]), /leaf cell 1: key not above the key of cell 0/],
+    ['a leaf key twice', () => leaf([['a', Buffer.alloc(4)], ['a', Buffer.alloc(4)]]), /leaf cell 1: key not above/],
+    ['branch separators out of order', () => { const p = new Uint8Array(PS); initNode(p, PageType.Branch); ['', 'b', 'a'].forEach((k, i) => writeBranchCell(p, reserveCell(p, i, 6 + k.length), 9 + i, Buffer.from(k), 0, k.length)); return p; }, /branch cell 2: key not above the key of cell 1/],
     ['a branch with no cells', () => branch([]), /branch with no cells/],
     ['a branch whose cell 0 has a key', () => { const p = new Uint8Array(PS); initNode(p, PageType.Branch); writeBranchCell(p, reserveCell(p, 0, 7), 9, Buffer.from('x'), 0, 1); return p; }, /branch cell 0 has a key of 1 bytes/],
     ['a branch child 0', () => branch([9, 0]), /branch cell 1: child page 0/],
@@ -170,26 +173,50 @@ describe('overflow runs are checked against the file before their buffer is allo
   });
 });
 
-describe('replaySpaceMap: runs outside the version are ROTA_CORRUPT, before they are replayed', () => {
-  const replay = (runs: Array<[number, number]>, nRoots: number, highWater: number) => {
-    const p = new Uint8Array(PS);
-    packInto([{ kind: SM_FREE, txn: 0, runs }], [p]);
-    linkChain([p], [50], 0);
-    return () => replaySpaceMap(() => p, { spaceMapHead: 50, spaceMapPages: 1, nRoots, highWater });
+describe('replaySpaceMap: runs against the version, at a cost bounded by its high-water mark', () => {
+  /** A chain of one page per commit (oldest first), head at page 50 + commits - 1. */
+  const replay = (commits: SpaceRecord[][], nRoots: number, highWater: number) => {
+    const pages = new Map<number, Uint8Array>();
+    commits.forEach((records, i) => {
+      const p = new Uint8Array(PS);
+      packInto(records, [p]);
+      linkChain([p], [50 + i], i === 0 ? 0 : 50 + i - 1);
+      pages.set(50 + i, p);
+    });
+    return () => replaySpaceMap((pgno) => pages.get(pgno)!, { spaceMapHead: 50 + commits.length - 1, spaceMapPages: commits.length, nRoots, highWater });
+  };
+  const FREE = (runs: Array<[number, number]>): SpaceRecord => ({ kind: SM_FREE, txn: 0, runs });
+  const ALLOC = (runs: Array<[number, number]>): SpaceRecord => ({ kind: SM_ALLOC, txn: 0, runs });
+  const fails = (fn: () => unknown, message: RegExp, pgno: number) => {
+    const e = thrown(fn);
+    expect(e).toBeInstanceOf(CorruptionError);
+    expect((e as CorruptionError).pgno).toBe(pgno);
+    expect((e as Error).message).toMatch(message);
   };
 
-  it('a run past the high-water mark (a count of 0xffffffff - first: once 40 s and 840 MB) fails at once', () => {
+  it('a run of 2^32 - 1 - first pages past the high-water mark (once 40 s and 840 MB) fails at once', () => {
     const started = Date.now();
-    const e = thrown(replay([[100, 0xffffffff - 100]], 4, 60));
+    fails(replay([[FREE([[100, 0xffffffff - 100]])]], 4, 60), /leaves pages \[100, 4294967295\) free, at or above the high-water mark 60/, 50);
+    fails(replay([[FREE([[10, 0xffffffff - 10]])]], 4, 60), /leaves pages \[60, 4294967295\) free/, 50);
     expect(Date.now() - started).toBeLessThan(1000);
-    expect(e).toBeInstanceOf(CorruptionError);
-    expect((e as CorruptionError).pgno).toBe(50);
-    expect((e as Error).message).toMatch(/space-map run \[100, 4294967295\) outside the pages \[4, 60\)/);
   });
 
-  it('a run reaching the high-water mark, or a root slot, fails; one just inside passes', () => {
-    expect(thrown(replay([[10, 51]], 4, 60))).toBeInstanceOf(CorruptionError);
-    expect((thrown(replay([[3, 2]], 4, 60)) as Error).message).toMatch(/\[3, 5\) outside the pages \[4, 60\)/);
-    expect(replay([[4, 56]], 4, 60)().free.count).toBe(56);
+  it('a tail freed and later trimmed (taken back by ALLOC) replays: pages past the mark in old records are legal', () => {
+    const r = replay([[FREE([[40, 30]])], [ALLOC([[60, 10]]), FREE([[20, 2]])]], 4, 60)();
+    expect(r.free.runs()).toEqual([[20, 2], [40, 20]]);
+    // in two steps, and as adjacent runs freed separately then taken back as one
+    expect(replay([[FREE([[60, 5]]), FREE([[65, 5]])], [ALLOC([[62, 3]])], [ALLOC([[60, 2], [65, 5]])]], 4, 60)().free.count).toBe(0);
+  });
+
+  it('past the mark: a page freed twice, allocated while not free, or left free is ROTA_CORRUPT', () => {
+    fails(replay([[FREE([[60, 10]])], [FREE([[65, 1]])]], 4, 60), /frees page 65 twice/, 51);
+    fails(replay([[FREE([[60, 10]])], [ALLOC([[55, 10]])]], 4, 60), /allocates page 55, which is not free/, 51);
+    fails(replay([[FREE([[60, 10]])], [ALLOC([[65, 10]])]], 4, 60), /allocates page 70, which is not free/, 51);
+    fails(replay([[FREE([[60, 10]])], [ALLOC([[61, 8]])]], 4, 60), /leaves pages \[60, 61\) free/, 51);
+  });
+
+  it('a run that includes a root slot fails (a writer would overwrite the slot)', () => {
+    fails(replay([[FREE([[3, 2]])]], 4, 60), /run \[3, 5\) includes a root slot \(nRoots 4\)/, 50);
+    expect(replay([[FREE([[4, 56]])]], 4, 60)().free.count).toBe(56);
   });
 });

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { open } from '../../src/index.js';
 import { checksum } from '../../src/pages/checksum.js';
-import { LEAF_FLAGS, LEAF_VALLEN, PAGE_COUNT, SLOT_ARRAY, SM_FREE, SPACEMAP_RECORDS } from '../../src/pages/layout.js';
+import { DBINFO_DEPTH, LEAF_FLAGS, LEAF_VALLEN, PAGE_COUNT, SLOT_ARRAY, SLOT_MAIN_DB, SM_FREE, SPACEMAP_RECORDS } from '../../src/pages/layout.js';
 import { setU16, setU32, u16, u32 } from '../../src/pages/bytes.js';
 import type { Meta } from '../../src/pages/meta.js';
 import { RotaError } from '../../src/errors.js';
@@ -30,7 +30,7 @@ function build(file: string): Meta {
   return meta;
 }
 
-/** Changes page `pgno` of `file` with `edit`, then gives it a correct checksum again. */
+/** Changes page `pgno` of `file` with `edit`, then gives it a correct checksum again (a root slot's seed is its index, its page number). */
 function craft(file: string, pgno: number, edit: (page: Buffer) => void): void {
   const img = fs.readFileSync(file);
   const page = img.subarray(pgno * PS, (pgno + 1) * PS);
@@ -120,6 +120,25 @@ describe('a space-map page with a valid checksum and impossible records fails op
       expectCorrupt(() => open(file, OPTS), meta.spaceMapHead);
     }
   });
+});
+
+describe('a descriptor whose depth disagrees with its tree is ROTA_CORRUPT naming the root page', () => {
+  // Found by the fuzz test (a resealed root slot): a leaf read as a branch, or the reverse, read
+  // cells past the end of the page (RangeError from a Buffer copy).
+  for (const depth of [2, 7]) {
+    it(`a leaf root under depth ${depth}`, () => {
+      const file = tempPath();
+      const meta = build(file);
+      craft(file, meta.slot, (p) => setU32(p, SLOT_MAIN_DB + DBINFO_DEPTH, depth));
+      const db = openFile(file, OPTS);
+      expect(db.env.current.txnId).toBe(meta.txnId); // the resealed slot is still the newest valid one
+      expectCorrupt(() => db.get('k0'), meta.main.root);
+      expectCorrupt(() => db.getRange({}).asArray, meta.main.root);
+      expectCorrupt(() => db.getRange({ reverse: true }).asArray, meta.main.root);
+      expect(db.check().ok).toBe(false);
+      db.closeSync();
+    });
+  }
 });
 
 describe('the intact file the cases start from', () => {
