@@ -19,6 +19,7 @@ import type { PageReader, TreeInfo } from './store.js';
 import { branchIndex, branchSearch, leafSearch } from './search.js';
 import { branchChild, cellCount, cellOffset } from '../pages/node.js';
 import { LeafCell } from './leaf-cell.js';
+import { assertNodeType } from '../pages/validate.js';
 
 export class Cursor extends LeafCell {
   /** Page numbers and cell indexes of the branch levels (0 = root); the leaf is `page`/`index`. */
@@ -50,12 +51,14 @@ export class Cursor extends LeafCell {
     let pgno = t.root;
     for (let level = 0; level < t.depth - 1; level++) {
       const p = this.r.get(pgno);
+      assertNodeType(p, pgno, t.depth - level);
       const i = branchIndex(branchSearch(p, key, klen));
       this.pg[level] = pgno;
       this.ix[level] = i;
       pgno = branchChild(p, i);
     }
     const leaf = this.r.get(pgno);
+    assertNodeType(leaf, pgno, 1);
     this.setLeaf(leaf, leafSearch(leaf, key, klen) >>> 1);
     this.valid = true;
     if (this.index >= this.count) return this.nextLeaf();
@@ -124,6 +127,7 @@ export class Cursor extends LeafCell {
     const leafLevel = t.depth - 1;
     for (; level < leafLevel; level++) {
       const p = this.r.get(pgno);
+      assertNodeType(p, pgno, t.depth - level);
       const n = cellCount(p);
       if (n === 0) return (this.valid = false); // cannot happen: only an empty root leaf is empty
       const i = end === 'first' ? 0 : n - 1;
@@ -132,6 +136,7 @@ export class Cursor extends LeafCell {
       pgno = branchChild(p, i);
     }
     const leaf = this.r.get(pgno);
+    assertNodeType(leaf, pgno, 1);
     const n = cellCount(leaf);
     if (n === 0) return (this.valid = false); // only an empty root leaf can be empty
     this.setLeaf(leaf, end === 'first' ? 0 : n - 1);

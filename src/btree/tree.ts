@@ -24,6 +24,7 @@ import {
   setBranchChild, usedSpace, writeBranchCell, writeLeafCell,
 } from '../pages/node.js';
 import { CorruptionError } from '../errors.js';
+import { assertNodeType } from '../pages/validate.js';
 
 // ---------------------------------------------------------------- lookup
 
@@ -37,11 +38,13 @@ export function lookup(r: PageReader, tree: TreeInfo, key: Uint8Array, klen: num
   let known = 0; // bytes the key shares with every key below the current page
   for (let level = tree.depth; level > 1; level--) {
     const p = r.get(pgno);
+    assertNodeType(p, pgno, level);
     const b = branchSearch(p, key, klen, known);
     pgno = branchChild(p, branchIndex(b));
     known = branchLcp(b);
   }
   const leaf = r.get(pgno);
+  assertNodeType(leaf, pgno, 1);
   const s = leafSearch(leaf, key, klen, known);
   if ((s & 1) === 0) return false;
   hit.at(leaf, cellOffset(leaf, s >>> 1));

@@ -3,10 +3,11 @@
  * every page written gets its checksum (seeded with its page number) just before the write.
  */
 import type { Storage } from '../storage/storage.js';
-import { PAGE_CHECKSUM, PAGE_HEADER, PAGE_TXN, PAGE_TYPE, PAGE_UPPER, PageType } from './layout.js';
+import { MAX_VALUE_SIZE, PAGE_CHECKSUM, PAGE_HEADER, PAGE_TXN, PAGE_TYPE, PAGE_UPPER, PageType } from './layout.js';
 import { setU32, u32 } from './bytes.js';
 import { CommitDigest, checksum } from './checksum.js';
 import { PageCache } from './cache.js';
+import { validatePage } from './validate.js';
 import { CorruptionError } from '../errors.js';
 
 /**
@@ -41,12 +42,21 @@ export class Pager {
   private gather: Buffer | undefined;
   private slab: Buffer | undefined;
   private slabUsed = SLAB_PAGES;
+  /**
+   * The file's size when readRun last asked. Runs inside it need no stat; a run past it asks
+   * again. Either way no run longer than the file was at some moment is ever allocated (a file
+   * truncated since then fails the read itself, as a short read).
+   */
+  private sizeSeen = 0;
 
   constructor(readonly storage: Storage, readonly pageSize: number, cacheBytes: number) {
     this.cache = new PageCache(cacheBytes, pageSize);
   }
 
-  /** A committed branch, leaf or space-map page, from the cache or verified from storage. */
+  /**
+   * A committed branch, leaf or space-map page, from the cache or read from storage and verified:
+   * checksum, then structure (pages/validate.ts), so every cached page is well formed.
+   */
   read(pgno: number): Uint8Array {
     const hit = this.cache.get(pgno);
     if (hit !== undefined) {
@@ -56,6 +66,7 @@ export class Pager {
       return hit;
     }
     const p = this.load(pgno, this.pageSize);
+    validatePage(p, pgno);
     this.cache.put(pgno, p);
     return p;
   }
@@ -84,7 +95,14 @@ export class Pager {
 
   /** The whole overflow run (header included) at `pgno` for a value of `length` bytes, verified. */
   loadRun(pgno: number, length: number): Uint8Array {
+    // A length or page number from a damaged cell must not size an allocation or a read: check
+    // both against the format's limit and the file before allocating the run's buffer.
+    if (!(length >= 0 && length <= MAX_VALUE_SIZE)) throw new CorruptionError(`overflow value length ${length} outside [0, ${MAX_VALUE_SIZE}]`, pgno);
     const pages = Math.ceil((PAGE_HEADER + length) / this.pageSize);
+    const end = (pgno + pages) * this.pageSize;
+    if (end > this.sizeSeen && end > (this.sizeSeen = this.storage.size())) {
+      throw new CorruptionError(`an overflow run of ${pages} pages would end past the end of the file (${this.sizeSeen} bytes)`, pgno);
+    }
     const run = this.load(pgno, pages * this.pageSize);
     if (run[PAGE_TYPE] !== PageType.Overflow || u32(run, PAGE_UPPER) !== pages) {
       throw new CorruptionError(`expected an overflow run of ${pages} pages`, pgno);

@@ -151,15 +151,32 @@ export function linkChain(pages: Uint8Array[], pgnos: number[], older: number): 
   }
 }
 
+/** What replaySpaceMap needs from a root slot: the chain, and the pages the version has. */
+export interface SpaceMapRoot {
+  spaceMapHead: number;
+  spaceMapPages: number;
+  nRoots: number;
+  highWater: number;
+}
+
 /**
- * Reads the chain from `head` (`length` pages) and replays it oldest first into a FreeSet.
- * Returns the chain's page numbers too (they are in use, not free). Pages freed by transactions
- * >= `pendingFrom` come back as pending groups (and not in `free`): the epoch rule decides when
- * they become reusable.
+ * Reads the chain of version `root` (`spaceMapPages` pages from `spaceMapHead`) and replays it
+ * oldest first into a FreeSet. Returns the chain's page numbers too (they are in use, not free).
+ * Pages freed by transactions >= `pendingFrom` come back as pending groups (and not in `free`):
+ * the epoch rule decides when they become reusable.
+ *
+ * Replay costs O(pages below the high-water mark) per run, whatever a damaged count says. Runs
+ * may legitimately reach past this version's high-water mark: an older record freed pages at the
+ * top of the file that a later commit trimmed (an ALLOC record took them back, and the file was
+ * truncated since). So the part of a run at or above `highWater` is replayed as intervals
+ * (`Above`), never page by page, and must be allocated again by the end of the chain. No run may
+ * touch a root slot (a writer would overwrite it). The pages' own structure was checked when they
+ * were read (pages/validate.ts).
  */
 export function replaySpaceMap(
-  read: (pgno: number) => Uint8Array, head: number, length: number, pendingFrom = Infinity,
+  read: (pgno: number) => Uint8Array, root: SpaceMapRoot, pendingFrom = Infinity,
 ): { free: FreeSet; chain: number[]; pending: PendingGroup[] } {
+  const { spaceMapHead: head, spaceMapPages: length, nRoots, highWater } = root;
   const chain: number[] = [];
   const pages: Uint8Array[] = [];
   for (let pgno = head; pgno !== 0; ) {
@@ -172,6 +189,7 @@ export function replaySpaceMap(
   }
   if (chain.length !== length) throw new CorruptionError(`space-map chain has ${chain.length} pages, the root slot says ${length}`);
   const free = new FreeSet();
+  const above = new Above();
   const pendingTxn = new Map<number, number>(); // page -> freeing txn, for recent frees
   for (let k = pages.length - 1; k >= 0; k--) {
     const p = pages[k]!;
@@ -189,7 +207,10 @@ export function replaySpaceMap(
       for (let j = 0; j < runs; j++, at += 8) {
         const first = u32(p, at);
         const count = u32(p, at + 4);
-        for (let q = first; q < first + count; q++) {
+        if (first < nRoots) throw new CorruptionError(`space-map run [${first}, ${first + count}) includes a root slot (nRoots ${nRoots})`, chain[k]);
+        const low = Math.min(first + count, highWater);
+        if (first + count > highWater) above.apply(kind, Math.max(first, highWater), first + count, chain[k]!);
+        for (let q = first; q < low; q++) {
           if (kind === SM_FREE) {
             if (free.has(q)) throw new CorruptionError(`space map frees page ${q} twice`, chain[k]);
             free.add(q);
@@ -203,6 +224,10 @@ export function replaySpaceMap(
       }
     }
   }
+  if (above.runs.length > 0) {
+    const [from, to] = above.runs[0]!;
+    throw new CorruptionError(`space map leaves pages [${from}, ${to}) free, at or above the high-water mark ${highWater}`, head);
+  }
   const groups = new Map<number, number[]>();
   for (const [q, txn] of pendingTxn) {
     free.delete(q);
@@ -212,4 +237,41 @@ export function replaySpaceMap(
   }
   const pending = [...groups.entries()].sort((a, b) => a[0] - b[0]).map(([txn, pages]) => ({ txn, pages }));
   return { free, chain, pending };
+}
+
+/**
+ * Free pages at or above a version's high-water mark during replay, as disjoint, non-adjacent
+ * [from, to) intervals in ascending order: O(log n) per record however long its run.
+ */
+class Above {
+  readonly runs: Array<[number, number]> = [];
+
+  apply(kind: number, from: number, to: number, pgno: number): void {
+    const runs = this.runs;
+    // i: the first interval that ends after `from`, the only one that can overlap [from, to)
+    let lo = 0;
+    let hi = runs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (runs[mid]![1] <= from) lo = mid + 1;
+      else hi = mid;
+    }
+    const i = lo;
+    const at = runs[i];
+    if (kind === SM_FREE) {
+      if (at && at[0] < to) throw new CorruptionError(`space map frees page ${Math.max(from, at[0])} twice`, pgno);
+      const prev = i > 0 && runs[i - 1]![1] === from ? runs[i - 1]! : undefined;
+      const next = at && at[0] === to ? at : undefined;
+      if (prev && next) { prev[1] = next[1]; runs.splice(i, 1); }
+      else if (prev) prev[1] = to;
+      else if (next) next[0] = from;
+      else runs.splice(i, 0, [from, to]);
+      return;
+    }
+    if (!at || at[0] > from || at[1] < to) throw new CorruptionError(`space map allocates page ${at && at[0] <= from ? at[1] : from}, which is not free`, pgno);
+    const parts: Array<[number, number]> = [];
+    if (at[0] < from) parts.push([at[0], from]);
+    if (to < at[1]) parts.push([to, at[1]]);
+    runs.splice(i, 1, ...parts);
+  }
 }

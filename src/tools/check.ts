@@ -94,7 +94,7 @@ export function checkVersion(
   let freeCount = 0;
   let chain: number[] = [];
   try {
-    const sm = replaySpaceMap((p) => r.get(p), meta.spaceMapHead, meta.spaceMapPages);
+    const sm = replaySpaceMap((p) => r.get(p), meta);
     chain = sm.chain;
     for (const p of chain) claim(p, 1, 'space map');
     for (const [first, n] of sm.free.runs()) {

@@ -319,7 +319,9 @@ function ownPages(storage: Storage, r: VersionReader, meta: Meta, chain: number[
   let prevFree: FreeSet | undefined;
   if (k < chain.length) {
     try {
-      prevFree = replaySpaceMap((p) => r.get(p), chain[k]!, chain.length - k).free;
+      // the chain below what version v prepended is version v - 1's, with its own high-water mark
+      const highWater = Math.max(meta.highWater, prev?.highWater ?? 0);
+      prevFree = replaySpaceMap((p) => r.get(p), { ...meta, highWater, spaceMapHead: chain[k]!, spaceMapPages: chain.length - k }).free;
     } catch (e) {
       return [`the space map of version ${v - 1} (below the pages version ${v} prepended) is unreadable: ${(e as Error).message}`];
     }
@@ -328,7 +330,7 @@ function ownPages(storage: Storage, r: VersionReader, meta: Meta, chain: number[
     // (pages born after it are refused, so a chain page that was reused is not taken for it).
     const pr = new VersionReader(new Pager(storage, meta.pageSize, VERIFY_CACHE), prev);
     try {
-      prevFree = replaySpaceMap((p) => pr.get(p), prev.spaceMapHead, prev.spaceMapPages).free;
+      prevFree = replaySpaceMap((p) => pr.get(p), prev).free;
     } catch {
       pr.rethrow(); // otherwise its chain is gone: the rule is not available
     }

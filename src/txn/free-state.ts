@@ -27,7 +27,7 @@ export class FreeState {
    * durable until this process makes a commit of its own durable (see the hold in env/).
    */
   static replayed(meta: Meta, pager: Pager): FreeState {
-    const sm = replaySpaceMap(reader(pager, meta), meta.spaceMapHead, meta.spaceMapPages, meta.txnId);
+    const sm = replaySpaceMap(reader(pager, meta), meta, meta.txnId);
     return new FreeState(new FreeSpace(sm.free, sm.pending), meta.txnId, pager);
   }
 
@@ -55,7 +55,7 @@ export class FreeState {
       // freed after the oldest pinned version (with the rotating slot policy: by the last
       // nRoots - 1 versions) may still be reached by its readers: they stay pending.
       const oldest = Math.min(base.txnId - base.nRoots + 1, ...pinned.map((v) => v + 1));
-      const sm = replaySpaceMap(reader(this.pager, base), base.spaceMapHead, base.spaceMapPages, oldest);
+      const sm = replaySpaceMap(reader(this.pager, base), base, oldest);
       this.space = new FreeSpace(sm.free, sm.pending);
       this.txnId = base.txnId;
     }

@@ -21,9 +21,11 @@ class Counting extends MemoryStorage {
   }
 }
 
+/** An empty leaf (well formed: reads validate structure) with `tag` in its free gap. */
 function leaf(tag: number): Uint8Array {
   const p = new Uint8Array(PS);
   p[PAGE_TYPE] = PageType.Leaf;
+  setU32(p, PAGE_UPPER, PS);
   p[PAGE_HEADER] = tag;
   return p;
 }

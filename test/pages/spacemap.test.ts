@@ -36,12 +36,13 @@ class Chain {
     return pgnos;
   }
 
-  replay(pendingFrom?: number, length = this.length) {
+  /** Replays as a version with pages [nRoots, highWater); the records describe pages below 100,000. */
+  replay(pendingFrom?: number, length = this.length, nRoots = 0, highWater = 100_000) {
     return replaySpaceMap((p) => {
       const b = this.pages.get(p);
       if (!b) throw new Error(`test: read of page ${p}, which is not a chain page`);
       return b;
-    }, this.head, length, pendingFrom);
+    }, { spaceMapHead: this.head, spaceMapPages: length, nRoots, highWater }, pendingFrom);
   }
 }
 
@@ -132,7 +133,7 @@ describe('replaySpaceMap', () => {
   });
 
   it('an empty chain (head 0, length 0) is an empty free set', () => {
-    const r = replaySpaceMap(() => { throw new Error('no read expected'); }, 0, 0);
+    const r = replaySpaceMap(() => { throw new Error('no read expected'); }, { spaceMapHead: 0, spaceMapPages: 0, nRoots: 4, highWater: 4 });
     expect(r.free.count).toBe(0);
     expect(r.chain).toEqual([]);
   });

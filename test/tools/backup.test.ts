@@ -175,7 +175,7 @@ describe('backup', () => {
     const db = track(open(file));
     const env = db.env;
     // the pages V's space map lists as free, as check() reads them
-    const { free } = replaySpaceMap((p) => env.pager.read(p), env.current.spaceMapHead, env.current.spaceMapPages);
+    const { free } = replaySpaceMap((p) => env.pager.read(p), env.current);
     expect(free.count).toBeGreaterThan(20);
     // A trimming writer only cuts pages no pinned version reaches; reading them then hits the end
     // of the file. Simulate exactly that: a read of a page free in V returns nothing.
