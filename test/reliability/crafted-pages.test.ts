@@ -18,7 +18,10 @@ import { RotaError } from '../../src/errors.js';
 import { openFile, tempPath } from '../helpers/db.js';
 
 const PS = 1024;
-const OPTS = { pageSize: PS, encoding: 'binary' as const };
+// Two-fsync commits: a page changed in the newest one-fsync commit would not match its digest,
+// and open would fall back to the version before it (test/env/verify-commit.test.ts) before any
+// structural check could run.
+const OPTS = { pageSize: PS, encoding: 'binary' as const, fsyncsPerCommit: 2 as const };
 
 /** A file of five 20-byte values, each written twice (so the space map has FREE records); its version. */
 function build(file: string): Meta {
