@@ -4,7 +4,11 @@
  * Jobs (batches and transaction() callbacks) run strictly in the order they were issued.
  *
  * A job waits for its root slot with Atomics.waitAsync and holds nothing while waiting, so the
- * thread's reads and synchronous writes go on meanwhile.
+ * thread's reads and synchronous writes go on meanwhile. Its commit makes its writes and
+ * fdatasync on the thread pool (txn/commit.ts, commitAsync): while one batch is being made
+ * durable the event loop runs, and the writes issued meanwhile gather into the next batch, which
+ * starts as soon as this one is published (group commit). A promise resolves once its commit is
+ * durable and visible to readers.
  */
 import type { Environment } from '../env/environment.js';
 import type { WriteTxn } from '../txn/write.js';
@@ -47,7 +51,7 @@ export class WriteQueue {
             txn = t;
             return fn(t);
           });
-          if (txn!.state === 'active') txn!.commit();
+          if (txn!.state === 'active') await txn!.commitAsync();
           resolve(result);
         } catch (e) {
           txn?.abort();
@@ -71,15 +75,16 @@ export class WriteQueue {
   private async runBatch(ops: WriteOp[]): Promise<void> {
     let results: boolean[];
     try {
-      results = await this.env.writeAsync((txn) => {
+      results = await this.env.writeAsync(async (txn) => {
+        let out: boolean[];
         try {
-          const out = ops.map((op) => op.apply(txn));
-          txn.commit();
-          return out;
+          out = ops.map((op) => op.apply(txn));
         } catch (e) {
           txn.abort();
           throw e;
         }
+        await txn.commitAsync();
+        return out;
       });
     } catch (e) {
       for (const op of ops) op.reject(e);

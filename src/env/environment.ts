@@ -21,7 +21,7 @@ import { WriterLock } from '../sync/writer.js';
 import { FreeState } from '../txn/free-state.js';
 import { ReadTxn, type ReadHost } from '../txn/read.js';
 import { WriteTxn, type WriteHost } from '../txn/write.js';
-import { commit } from '../txn/commit.js';
+import { commit, commitAsync, finishCommit, type PreparedCommit } from '../txn/commit.js';
 import { AlreadyOpenError, DatabaseClosedError, DatabaseFailedError, InvalidOptionError } from '../errors.js';
 import { runOptions, validateOptions, type EnvOptions, type RunOptions } from './options.js';
 import { createFile, prepareStorage } from './create.js';
@@ -62,8 +62,10 @@ export class Environment implements ReadHost, WriteHost {
   readonly free: FreeState;
   /** The version found at open: pages it freed stay pending while the lock table's hold is on. */
   private readonly openedVersion: number;
-  /** The open write transaction of this thread, if any. */
-  writeTxn: WriteTxn | null = null;
+  /** The write transaction this thread began, until it ends (also while it commits). */
+  private openWrite: WriteTxn | null = null;
+  /** This thread's asynchronous commit whose writes are in flight (txn/commit.ts), if any. */
+  inFlight: PreparedCommit | null = null;
   failed: DatabaseFailedError | null = null;
   closed = false;
   private readonly pins: ReaderPins;
@@ -158,6 +160,20 @@ export class Environment implements ReadHost, WriteHost {
     if (!isMainThread) process.once('exit', this.onExit);
   }
 
+  /**
+   * The open write transaction of this thread, if any: reads and writes of this thread go into it.
+   * Not one that is committing: its version is visible only once durable.
+   */
+  get writeTxn(): WriteTxn | null {
+    const t = this.openWrite;
+    return t !== null && t.state === 'active' ? t : null;
+  }
+
+  /** Finishes this thread's asynchronous commit in flight now, synchronously (see finishCommit). */
+  private finishInFlight(): void {
+    if (this.inFlight !== null) finishCommit(this.inFlight);
+  }
+
   get noSync(): boolean {
     return this.options.noSync;
   }
@@ -215,6 +231,8 @@ export class Environment implements ReadHost, WriteHost {
    */
   beginRead(register: boolean): ReadTxn {
     this.checkOpen();
+    // Serial mode: the only slot is held by this thread's commit in flight; a reader would wait for it forever.
+    if (this.nRoots === 1) this.finishInFlight();
     const pin = this.pins.pin(register);
     this.catchUp();
     const meta = this.metaOf(pin.slot);
@@ -270,6 +288,10 @@ export class Environment implements ReadHost, WriteHost {
   /** Begins the write transaction synchronously, waiting up to writeTimeoutMs; never deadlocks silently. */
   beginWriteSync(): WriteTxn {
     this.checkWritable();
+    // An asynchronous commit of this thread holds the writer lock while its writes are in flight:
+    // a synchronous writer of the same thread cannot wait for it, so it finishes it.
+    this.finishInFlight();
+    this.checkWritable();
     return this.startWrite(this.writer.acquireSync().slot);
   }
 
@@ -304,7 +326,7 @@ export class Environment implements ReadHost, WriteHost {
       throw e;
     }
     const txn = new WriteTxn(this, base, slot);
-    this.writeTxn = txn;
+    this.openWrite = txn;
     return txn;
   }
 
@@ -326,6 +348,10 @@ export class Environment implements ReadHost, WriteHost {
     commit(txn);
   }
 
+  commitAsync(txn: WriteTxn): Promise<void> {
+    return commitAsync(txn);
+  }
+
   publish(txn: WriteTxn, meta: Meta, reused: number[]): void {
     if (!this.options.noSync) this.locks.setHold(false); // a version of ours is durable now
     this.metas[meta.slot] = meta;
@@ -340,7 +366,7 @@ export class Environment implements ReadHost, WriteHost {
   }
 
   endWrite(txn: WriteTxn): void {
-    if (this.writeTxn === txn) this.writeTxn = null;
+    if (this.openWrite === txn) this.openWrite = null;
     this.writer.release(txn.slot);
   }
 
@@ -360,6 +386,7 @@ export class Environment implements ReadHost, WriteHost {
 
   close(): void {
     if (this.closed) return;
+    this.finishInFlight(); // it was acknowledged to nobody yet, but it may be durable already: finish it
     if (this.writeTxn) this.writeTxn.abort();
     for (const r of [...this.openReads]) r.end(false);
     this.closed = true;

@@ -127,46 +127,77 @@ export class Pager {
    * digest of what it wrote (a one-fsync commit stores it in its root slot).
    */
   writePages(pages: Map<number, Uint8Array>, txnId: number): CommitDigest {
+    const digest = this.stamp(pages, txnId);
+    this.writeStamped(pages);
+    return digest;
+  }
+
+  /** Stamps every page with the writer's id and its checksum; returns the digest of them all. */
+  stamp(pages: Map<number, Uint8Array>, txnId: number): CommitDigest {
     const digest = new CommitDigest();
-    const order = [...pages.keys()].sort((a, b) => a - b);
-    let runStart = -1;
-    let runNext = -1;
-    let bufs: Uint8Array[] = [];
-    const flush = (): void => {
-      if (bufs.length === 0) return;
-      if (bufs.length === 1) {
-        this.storage.write(bufs[0]!, runStart * this.pageSize);
-      } else {
-        // gather into one reusable buffer: one write call, no allocation per commit
-        this.gather ??= Buffer.allocUnsafeSlow(MAX_WRITE_PAGES * this.pageSize);
-        let at = 0;
-        for (const b of bufs) { this.gather.set(b, at); at += b.length; }
-        this.storage.write(this.gather.subarray(0, at), runStart * this.pageSize);
-      }
-      bufs = [];
-    };
-    for (const pgno of order) {
-      const p = pages.get(pgno)!;
+    for (const [pgno, p] of pages) {
       setU32(p, PAGE_TXN, txnId >>> 0);
       const sum = checksum(p, 4, p.length, pgno);
       setU32(p, PAGE_CHECKSUM, sum);
       digest.add(pgno, sum);
+    }
+    return digest;
+  }
+
+  /** Writes stamped pages synchronously, neighbours gathered into one reusable buffer. */
+  writeStamped(pages: Map<number, Uint8Array>): void {
+    for (const [position, bufs] of this.runs(pages)) {
+      if (bufs.length === 1) {
+        this.storage.write(bufs[0]!, position);
+        continue;
+      }
+      // gather into one reusable buffer: one write call, no allocation per commit
+      this.gather ??= Buffer.allocUnsafeSlow(MAX_WRITE_PAGES * this.pageSize);
+      let at = 0;
+      for (const b of bufs) { this.gather.set(b, at); at += b.length; }
+      this.storage.write(this.gather.subarray(0, at), position);
+    }
+  }
+
+  /**
+   * Writes stamped pages off the event loop (Storage.writeAsync, all runs at once: they never
+   * overlap), each run of neighbours in a buffer of its own, since the writes are in flight
+   * together. Without writeAsync, the same writes synchronously.
+   */
+  async writeStampedAsync(pages: Map<number, Uint8Array>): Promise<void> {
+    const s = this.storage;
+    if (s.writeAsync === undefined) return this.writeStamped(pages);
+    const writes: Promise<void>[] = [];
+    for (const [position, bufs] of this.runs(pages)) writes.push(s.writeAsync(bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs), position));
+    const results = await Promise.allSettled(writes);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
+  }
+
+  /** The writes of `pages`: byte position and the neighbouring page buffers that go there together. */
+  private *runs(pages: Map<number, Uint8Array>): Generator<[number, Uint8Array[]]> {
+    const order = [...pages.keys()].sort((a, b) => a - b);
+    let runStart = -1;
+    let runNext = -1;
+    let bufs: Uint8Array[] = [];
+    for (const pgno of order) {
+      const p = pages.get(pgno)!;
       const n = p.length / this.pageSize;
       this.pagesWritten += n;
       if (n > MAX_WRITE_PAGES) {
-        flush(); // a large overflow run goes out on its own
-        this.storage.write(p, pgno * this.pageSize);
+        if (bufs.length > 0) yield [runStart * this.pageSize, bufs];
+        bufs = [];
+        yield [pgno * this.pageSize, [p]]; // a large overflow run goes out on its own
         runNext = -1;
         continue;
       }
       if (pgno !== runNext || runNext - runStart + n > MAX_WRITE_PAGES) {
-        flush();
+        if (bufs.length > 0) yield [runStart * this.pageSize, bufs];
+        bufs = [];
         runStart = pgno;
       }
       bufs.push(p);
       runNext = pgno + n;
     }
-    flush();
-    return digest;
+    if (bufs.length > 0) yield [runStart * this.pageSize, bufs];
   }
 }

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { promisify } from 'node:util';
 import { NotADatabaseError, StorageError } from '../errors.js';
 import type { Storage } from './storage.js';
 
@@ -100,15 +101,70 @@ export class FileStorage implements Storage {
     }
   }
 
-  /** Idempotent. The descriptor is forgotten before closing so a failed close is not retried. */
+  /** As write(), on the libuv thread pool. */
+  async writeAsync(buf: Uint8Array, position: number): Promise<void> {
+    const fd = this.#begin();
+    let done = 0;
+    try {
+      while (done < buf.length) {
+        const { bytesWritten } = await writeP(fd, buf, done, buf.length - done, position + done);
+        if (bytesWritten === 0) throw new StorageError(`write to ${this.path} at ${position + done} made no progress`);
+        done += bytesWritten;
+      }
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw mapError(err, `cannot write ${buf.length} bytes at ${position} to ${this.path}`);
+    } finally {
+      this.#end();
+    }
+  }
+
+  /** As sync(), on the libuv thread pool. */
+  async syncAsync(): Promise<void> {
+    const fd = this.#begin();
+    try {
+      await fdatasyncP(fd);
+    } catch (err) {
+      throw mapError(err, `cannot sync ${this.path}`);
+    } finally {
+      this.#end();
+    }
+  }
+
+  /**
+   * Idempotent. The descriptor is forgotten before closing so a failed close is not retried. While
+   * asynchronous calls are still running on the thread pool the descriptor stays open until the
+   * last of them ends: closed earlier, its number could be reused by another file and a late
+   * write would land there.
+   */
   close(): void {
     const fd = this.#fd;
     if (fd === null) return;
     this.#fd = null;
+    if (this.#running > 0) {
+      this.#closeWhenIdle = fd;
+      return;
+    }
     try {
       fs.closeSync(fd);
     } catch (err) {
       throw mapError(err, `cannot close ${this.path}`);
+    }
+  }
+
+  #running = 0;
+  #closeWhenIdle: number | null = null;
+
+  #begin(): number {
+    const fd = this.#handle();
+    this.#running++;
+    return fd;
+  }
+
+  #end(): void {
+    if (--this.#running === 0 && this.#closeWhenIdle !== null) {
+      closeQuietly(this.#closeWhenIdle);
+      this.#closeWhenIdle = null;
     }
   }
 
@@ -170,3 +226,6 @@ function closeQuietly(fd: number): void {
     // Already failing with a more useful error; a close failure adds nothing.
   }
 }
+
+const writeP = promisify(fs.write) as (fd: number, buf: Uint8Array, offset: number, length: number, position: number) => Promise<{ bytesWritten: number }>;
+const fdatasyncP = promisify(fs.fdatasync);

@@ -1,8 +1,10 @@
 /**
- * Commit of write transaction T, in the order the design fixes. A failure before step 3 aborts
- * cleanly (nothing was written). A failure in steps 3-6 leaves the previous version current on
- * disk and in memory, and puts the database in the failed state: reads go on, writes are refused
- * until reopen, because a failed write or fsync cannot be retried safely.
+ * Commit of write transaction T, in the order the design fixes (docs/design.md, "Commit"): steps
+ * 1-2 prepare (prepareCommit), 3-6 make it durable (makeDurable, or makeDurableAsync off the event
+ * loop), 7 publishes (publishCommit). A failure before step 3 aborts cleanly (nothing was written).
+ * A failure in steps 3-6 leaves the previous version current on disk and in memory, and puts the
+ * database in the failed state: reads go on, writes are refused until reopen, because a failed
+ * write or fsync cannot be retried safely.
  */
 import { writeDescriptor } from './catalog.js';
 import { sameTree, storedTree } from '../btree/store.js';
@@ -11,25 +13,64 @@ import { SM_ALLOC, SM_FREE, SPACEMAP_NEXT } from '../pages/layout.js';
 import { u32 } from '../pages/bytes.js';
 import { linkChain, packInto, pagesNeeded, runsOf, type SpaceRecord } from '../pages/spacemap.js';
 import { DatabaseFailedError } from '../errors.js';
-import type { WriteTxn } from './write.js';
+import type { PreparedCommit, WriteTxn } from './write.js';
+
+export type { PreparedCommit } from './write.js';
 
 /** Rewrite the space map as a snapshot once the log is this many times longer than the last one. */
 const CONDENSE_FACTOR = 2;
 const CONDENSE_MIN_PAGES = 8;
 
+/** The seven steps, synchronously. */
 export function commit(txn: WriteTxn): void {
+  const c = prepareCommit(txn);
+  makeDurable(c);
+  publishCommit(c);
+}
+
+/**
+ * The seven steps with steps 3-6 (the writes and the fdatasync) off the event loop. Resolves once
+ * the commit is durable and published; rejects, with the previous version current, if it failed.
+ */
+export async function commitAsync(txn: WriteTxn): Promise<void> {
+  const c = prepareCommit(txn);
+  txn.host.inFlight = c;
+  try {
+    await makeDurableAsync(c);
+  } catch (e) {
+    if (c.state === 'durable-pending') throw failCommit(c, e);
+  } finally {
+    if (txn.host.inFlight === c) txn.host.inFlight = null;
+  }
+  // A synchronous writer may have finished it meanwhile (finishCommit); then only `failed` matters.
+  if (c.state === 'failed') throw new DatabaseFailedError(`commit of transaction ${txn.txnId} failed; the database keeps version ${txn.base.txnId} and refuses writes until reopened`);
+  if (c.state === 'durable-pending') publishCommit(c);
+}
+
+/**
+ * Makes an asynchronous commit still in flight durable and published now, synchronously: writes
+ * all its pages and its root slot again (the same bytes) and fdatasyncs. Its own writes may still
+ * be running on the thread pool; they write the same bytes, so the order does not matter.
+ */
+export function finishCommit(c: PreparedCommit): void {
+  if (c.state !== 'durable-pending') return;
+  c.txn.host.inFlight = null;
+  makeDurable(c);
+  publishCommit(c);
+}
+
+/** Steps 1-2, and the stamping of step 3. A failure here aborts cleanly: nothing was written. */
+function prepareCommit(txn: WriteTxn): PreparedCommit {
   const host = txn.host;
-  let meta: Meta;
-  let spaceMap: { pages: number[]; snapshot: boolean; oldChain: number[] };
   try {
     // 1. Catalog: store the descriptor of every named database this transaction changed; give
     //    the file's free tail back.
     writeCatalog(txn);
     trimHighWater(txn);
     // 2. Free space: turn the page accounting into space-map records and their pages.
-    spaceMap = writeSpaceMap(txn);
+    const spaceMap = writeSpaceMap(txn);
     const { commit: _previous, ...base } = txn.base;
-    meta = {
+    const meta: Meta = {
       ...base,
       txnId: txn.txnId,
       slot: txn.slot,
@@ -42,32 +83,84 @@ export function commit(txn: WriteTxn): void {
       main: storedTree(txn.main),
       catalog: storedTree(txn.catalog),
     };
+    // (3.) Stamp every dirty page with this transaction's id and its checksum. A one-fsync commit
+    //    records their digest in its root slot: open trusts the slot only once those pages verify
+    //    (env/verify-commit.ts), so step 6 can make pages and slot durable together.
+    const digest = host.pager.stamp(txn.dirty, txn.txnId);
+    if (host.oneFsync) meta.commit = { pages: digest.pages, a: digest.a, b: digest.b };
+    txn.state = 'committing';
+    return { txn, meta, oldChain: spaceMap.oldChain, state: 'durable-pending' };
   } catch (e) {
     txn.abort();
     throw e;
   }
+}
+
+/**
+ * Steps 3-6, synchronously. A failure leaves the previous version current on disk and in memory
+ * and puts the database in the failed state (a failed write or fsync cannot be retried safely).
+ */
+function makeDurable(c: PreparedCommit): void {
+  const { txn, meta } = c;
+  const host = txn.host;
   try {
-    // 3. Write every dirty page, ascending, neighbours coalesced, each stamped and checksummed.
-    const digest = host.pager.writePages(txn.dirty, txn.txnId);
-    //    Size the file: up to the high-water mark (its last pages may be free and unwritten), and
-    //    down to it when the previous commit gave the tail back; never below the previous version's
-    //    mark, which must stay openable until this commit is durable.
-    const end = Math.max(txn.highWater, txn.base.highWater) * txn.pageSize;
-    if (host.storage.size() !== end) host.storage.truncate(end);
-    // 4. Make them durable before any root can point at them. A one-fsync commit skips this: its
-    //    root slot records the digest of what step 3 wrote, open trusts the slot only once those
-    //    pages verify (env/verify-commit.ts), and step 6 makes pages and slot durable together.
-    if (host.oneFsync) meta.commit = { pages: digest.pages, a: digest.a, b: digest.b };
-    else if (!host.noSync) host.storage.sync();
+    // 3. Write every dirty page, ascending, neighbours coalesced.
+    host.pager.writeStamped(txn.dirty);
+    sizeFile(txn);
+    // 4. Make them durable before any root can point at them (not in a one-fsync commit, above).
+    if (!host.oneFsync && !host.noSync) host.storage.sync();
     // 5. Write the root slot the writer lock chose (it holds an old version that nobody pins).
     host.storage.write(encodeMeta(meta), txn.slot * txn.pageSize);
     // 6. Make the new version durable.
     if (!host.noSync) host.storage.sync();
   } catch (e) {
-    host.fail(txn, e);
-    throw new DatabaseFailedError(`commit of transaction ${txn.txnId} failed; the database keeps version ${txn.base.txnId} and refuses writes until reopened`, e);
+    throw failCommit(c, e);
   }
-  // 7. Publish: committed pages into the cache, free space, the new current version; then release.
+}
+
+/** Steps 3-6 as makeDurable, with the writes and the fdatasyncs on the thread pool. */
+async function makeDurableAsync(c: PreparedCommit): Promise<void> {
+  const { txn, meta } = c;
+  const host = txn.host;
+  const s = host.storage;
+  const sync = (): Promise<void> | void => (s.syncAsync ? s.syncAsync() : s.sync());
+  // 3.
+  await host.pager.writeStampedAsync(txn.dirty);
+  if (c.state !== 'durable-pending') return;
+  sizeFile(txn);
+  // 4.
+  if (!host.oneFsync && !host.noSync) await sync();
+  if (c.state !== 'durable-pending') return;
+  // 5.
+  const slot = encodeMeta(meta);
+  if (s.writeAsync) await s.writeAsync(slot, txn.slot * txn.pageSize);
+  else s.write(slot, txn.slot * txn.pageSize);
+  if (c.state !== 'durable-pending') return;
+  // 6.
+  if (!host.noSync) await sync();
+}
+
+/**
+ * Sizes the file for step 3: up to the high-water mark (its last pages may be free and unwritten),
+ * and down to it when the previous commit gave the tail back; never below the previous version's
+ * mark, which must stay openable until this commit is durable.
+ */
+function sizeFile(txn: WriteTxn): void {
+  const end = Math.max(txn.highWater, txn.base.highWater) * txn.pageSize;
+  if (txn.host.storage.size() !== end) txn.host.storage.truncate(end);
+}
+
+function failCommit(c: PreparedCommit, e: unknown): DatabaseFailedError {
+  c.state = 'failed';
+  c.txn.host.fail(c.txn, e);
+  return new DatabaseFailedError(`commit of transaction ${c.txn.txnId} failed; the database keeps version ${c.txn.base.txnId} and refuses writes until reopened`, e);
+}
+
+/** 7. Publish: committed pages into the cache, free space, the new current version; then release. */
+function publishCommit(c: PreparedCommit): void {
+  const { txn, meta } = c;
+  const host = txn.host;
+  c.state = 'published';
   for (const [pgno, page] of txn.dirty) {
     if (page.length === txn.pageSize) host.pager.cache.put(pgno, page);
   }
@@ -76,8 +169,8 @@ export function commit(txn: WriteTxn): void {
   for (const p of txn.trimmed) host.pager.cache.delete(p);
   const fs = host.free.space;
   for (const p of txn.localFree) fs.free.add(p);
-  const pending = txn.freed.concat(spaceMap.oldChain);
-  const births = txn.freedBirth.concat(spaceMap.oldChain.map(() => 0));
+  const pending = txn.freed.concat(c.oldChain);
+  const births = txn.freedBirth.concat(c.oldChain.map(() => 0));
   if (pending.length > 0) fs.pending.push({ txn: txn.txnId, pages: pending, births });
   txn.state = 'committed';
   // Page numbers this commit took from the free set now hold new contents, and trimmed ones may

@@ -21,6 +21,20 @@ import { assertBornBy, type Pager } from '../pages/pager.js';
 import type { Storage } from '../storage/storage.js';
 import type { FreeState } from './free-state.js';
 
+/**
+ * A commit between its preparation (steps 1-2, and step 3's stamping) and its publication: the
+ * pages to write, the root slot, and how far it got. A commit made asynchronously stays in this
+ * state while its writes and fdatasync run on the thread pool; a synchronous writer of the same
+ * thread that needs the writer lock meanwhile finishes it itself (finishCommit).
+ */
+export interface PreparedCommit {
+  readonly txn: WriteTxn;
+  readonly meta: Meta;
+  readonly oldChain: number[];
+  /** 'durable-pending': steps 3-6 not known done; 'published': step 7 done; 'failed': fail() ran. */
+  state: 'durable-pending' | 'published' | 'failed';
+}
+
 /** What the write transaction and its commit need from the environment (env/ implements it). */
 export interface WriteHost {
   readonly pager: Pager;
@@ -32,6 +46,10 @@ export interface WriteHost {
   readonly free: FreeState;
   /** Runs the commit steps (txn/commit.ts) on `txn`. */
   commit(txn: WriteTxn): void;
+  /** The same, with the writes and the fdatasync off the event loop (txn/commit.ts). */
+  commitAsync(txn: WriteTxn): Promise<void>;
+  /** The asynchronous commit of this thread whose writes are in flight, if any (txn/commit.ts). */
+  inFlight: PreparedCommit | null;
   /** Commit step 7, once the root slot is durable: make `meta` current everywhere, then release. */
   publish(txn: WriteTxn, meta: Meta, reused: number[]): void;
   /** Releases the writer lock and the slot of `txn` (abort). */
@@ -60,7 +78,8 @@ export class WriteTxn implements PageWriter {
   readonly named = new Map<string, { tree: TreeInfo; before: TreeInfo | undefined }>();
   /** Bumped by every change, so cursors can tell that their path may be stale. */
   modCount = 0;
-  state: 'active' | 'committed' | 'aborted' = 'active';
+  /** 'committing': prepared, being made durable (txn/commit.ts); no longer readable or writable through. */
+  state: 'active' | 'committing' | 'committed' | 'aborted' = 'active';
 
   /** `slot`: the root slot the writer lock chose and holds (sync/writer.ts). */
   constructor(readonly host: WriteHost, readonly base: Meta, slot: number) {
@@ -208,6 +227,12 @@ export class WriteTxn implements PageWriter {
   commit(): void {
     this.assertActive();
     this.host.commit(this);
+  }
+
+  /** Commits with the writes and the fdatasync off the event loop; resolves once durable and published. */
+  commitAsync(): Promise<void> {
+    this.assertActive();
+    return this.host.commitAsync(this);
   }
 
   abort(): void {
