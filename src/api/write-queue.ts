@@ -12,6 +12,10 @@
  */
 import type { Environment } from '../env/environment.js';
 import type { WriteTxn } from '../txn/write.js';
+import { DatabaseClosedError } from '../errors.js';
+
+/** A batch applies its writes for about this long per event-loop turn before it yields. */
+const SLICE_MS = 1;
 
 export interface WriteOp {
   /** Applies the operation inside the transaction and returns its result. */
@@ -72,18 +76,56 @@ export class WriteQueue {
     this.tail = this.tail.then(job, job);
   }
 
+  /**
+   * Applies a batch in slices of about SLICE_MS, yielding to the event loop between them, then
+   * commits it asynchronously. The transaction is a background one: reads and writes of this
+   * thread do not go into it (its version is visible only once durable), and a synchronous writer
+   * of this thread that needs the writer lock meanwhile finishes it first (env.background).
+   */
   private async runBatch(ops: WriteOp[]): Promise<void> {
     let results: boolean[];
     try {
       results = await this.env.writeAsync(async (txn) => {
-        let out: boolean[];
+        txn.background = true;
+        const out: boolean[] = new Array(ops.length);
+        let next = 0;
+        const applyUntil = (deadline: number): void => {
+          try {
+            while (next < ops.length) {
+              out[next] = ops[next]!.apply(txn);
+              next++;
+              if ((next & 63) === 0 && performance.now() >= deadline) return;
+            }
+          } catch (e) {
+            txn.abort();
+            throw e;
+          }
+        };
+        // What a synchronous writer (or close) of this thread runs when it finds the batch unfinished.
+        // Its own call must not fail for the batch's sake: a failure goes to the batch's promises.
+        let failure: unknown;
+        const finish = (): void => {
+          if (txn.state !== 'active') return;
+          try {
+            applyUntil(Infinity);
+            txn.commit();
+          } catch (e) {
+            failure = e;
+          }
+        };
+        this.env.background = { finish };
         try {
-          out = ops.map((op) => op.apply(txn));
-        } catch (e) {
-          txn.abort();
-          throw e;
+          applyUntil(performance.now() + SLICE_MS);
+          while (next < ops.length && txn.state === 'active') {
+            await new Promise((r) => setImmediate(r));
+            if (txn.state === 'active') applyUntil(performance.now() + SLICE_MS);
+          }
+        } finally {
+          if (this.env.background?.finish === finish) this.env.background = null;
         }
-        await txn.commitAsync();
+        if (failure !== undefined) throw failure;
+        if (txn.state === 'active') await txn.commitAsync();
+        else if (txn.state === 'aborted') throw this.env.failed ?? new DatabaseClosedError();
         return out;
       });
     } catch (e) {

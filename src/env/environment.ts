@@ -66,6 +66,8 @@ export class Environment implements ReadHost, WriteHost {
   private openWrite: WriteTxn | null = null;
   /** This thread's asynchronous commit whose writes are in flight (txn/commit.ts), if any. */
   inFlight: PreparedCommit | null = null;
+  /** The write queue's batch being applied across event-loop turns, if any (api/write-queue.ts). */
+  background: { finish(): void } | null = null;
   failed: DatabaseFailedError | null = null;
   closed = false;
   private readonly pins: ReaderPins;
@@ -166,11 +168,19 @@ export class Environment implements ReadHost, WriteHost {
    */
   get writeTxn(): WriteTxn | null {
     const t = this.openWrite;
-    return t !== null && t.state === 'active' ? t : null;
+    return t !== null && t.state === 'active' && !t.background ? t : null;
   }
 
-  /** Finishes this thread's asynchronous commit in flight now, synchronously (see finishCommit). */
+  /**
+   * Finishes, synchronously, what this thread's write queue holds the writer lock for: a batch
+   * still being applied (it is applied and committed now), then a commit in flight (finishCommit).
+   */
   private finishInFlight(): void {
+    const b = this.background;
+    if (b !== null) {
+      this.background = null;
+      b.finish();
+    }
     if (this.inFlight !== null) finishCommit(this.inFlight);
   }
 

@@ -76,6 +76,11 @@ export class WriteTxn implements PageWriter {
   catalog: TreeInfo;
   /** Named databases this transaction opened, with their descriptor as it was at begin (undefined: did not exist). */
   readonly named = new Map<string, { tree: TreeInfo; before: TreeInfo | undefined }>();
+  /**
+   * A transaction the write queue runs for put()/remove() across event-loop turns: reads and
+   * writes of this thread do not go into it (api/write-queue.ts).
+   */
+  background = false;
   /** Bumped by every change, so cursors can tell that their path may be stale. */
   modCount = 0;
   /** 'committing': prepared, being made durable (txn/commit.ts); no longer readable or writable through. */

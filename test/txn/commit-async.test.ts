@@ -144,3 +144,22 @@ describe('asynchronous commit', () => {
     expect(typeof FileStorage.prototype.syncAsync).toBe('function');
   });
 });
+
+describe('a batch applied across event-loop turns', () => {
+  it('a large batch yields to the event loop while it applies, and a synchronous write of the thread meanwhile finishes it first', async () => {
+    const storage = new GatedStorage();
+    const db = open({ storage, encoding: 'json' });
+    const puts: Promise<boolean>[] = [];
+    for (let i = 0; i < 60_000; i++) puts.push(db.put(`k${i}`, { i, pad: 'x'.repeat(40) }));
+    let turns = 0;
+    await until(() => db.env.background !== null); // the batch is being applied, in slices
+    while (db.env.background !== null && turns < 2) { await turn(); turns++; }
+    expect(db.get('k0')).toBeUndefined(); // not committed yet: not visible
+    db.putSync('after', db.get('k59999') ?? 'absent'); // finishes the batch (applied and committed) first
+    expect(db.get('k59999')).toEqual({ i: 59999, pad: 'x'.repeat(40) });
+    expect(db.get('after')).toBe('absent');
+    expect((await Promise.all(puts)).every((r) => r)).toBe(true);
+    expectClean(db);
+    await db.close();
+  });
+});
