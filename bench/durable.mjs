@@ -13,6 +13,10 @@
 //
 //   node --expose-gc bench/durable.mjs --child single rotadb1
 //
+// with BENCH_CPU_PROF=<dir> (a CPU profile of the timed section only; bench/cpuprofile-top.mjs
+// summarises it) or BENCH_MARKS=1 (start and end marks on stderr, to cut an strace to the timed
+// section with bench/strace-window.mjs). Stores: rotadb1, rotadb2, lmdb, sqlite.
+//
 // Workloads (the same seeded keys, values and orders for every store):
 //   single   a database of SMALL_N entries (loaded untimed in a seeded random order, 10,000 puts
 //            per transaction), SINGLE_WARMUP untimed single-put commits, then SINGLE_PUTS timed
@@ -31,6 +35,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { gitState, loadEntries, machineInfo, makeKeys, makeValues, median, randomIndices, shuffledOrder } from './common.mjs';
@@ -70,6 +75,34 @@ function gc() {
 
 function secondsSince(t0) {
   return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+// For profiling a child: BENCH_CPU_PROF=<dir> writes a CPU profile of the timed section only
+// (<dir>/<workload>-<store>.cpuprofile); BENCH_MARKS=1 writes a line to stderr where the timed
+// section starts and ends, so that a syscall trace (strace -f -T -e trace=...,write) can be cut to it
+// (bench/strace-window.mjs).
+let profiler = null;
+let childName = '';
+
+async function timedStart() {
+  if (process.env.BENCH_MARKS === '1') fs.writeSync(2, `BENCH-MARK start ${childName}\n`);
+  if (process.env.BENCH_CPU_PROF) {
+    profiler = new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
+}
+
+async function timedEnd() {
+  if (profiler) {
+    const { profile } = await profiler.post('Profiler.stop');
+    profiler.disconnect();
+    profiler = null;
+    fs.mkdirSync(process.env.BENCH_CPU_PROF, { recursive: true });
+    fs.writeFileSync(path.join(process.env.BENCH_CPU_PROF, `${childName}.cpuprofile`), JSON.stringify(profile));
+  }
+  if (process.env.BENCH_MARKS === '1') fs.writeSync(2, `BENCH-MARK end ${childName}\n`);
 }
 
 // ------------------------------------------------------------------ the stores (child side)
@@ -181,7 +214,9 @@ async function runSingle(db) {
   const warmupSeconds = singlePuts(db, keys, values, randomIndices(SINGLE_WARMUP, SMALL_N, SEED ^ 0x50), 7);
   const before = db.commits();
   const idx = randomIndices(SINGLE_PUTS, SMALL_N, SEED ^ 0x51);
+  await timedStart();
   const seconds = singlePuts(db, keys, values, idx, 11);
+  await timedEnd();
   const after = db.commits();
   if (before !== null) check(after - before === SINGLE_PUTS, `${SINGLE_PUTS} putSync calls made ${after - before} commits`);
   // The last put of each key wins: its value must be the one read back.
@@ -206,6 +241,7 @@ async function runAsync(db) {
   idle.disable();
   gc();
   const before = db.commits();
+  await timedStart();
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
   const t0 = process.hrtime.bigint();
@@ -224,6 +260,7 @@ async function runAsync(db) {
   if (db.flushed) await db.flushed();
   const seconds = secondsSince(t0);
   h.disable();
+  await timedEnd();
   const after = db.commits();
   const ms = (ns) => ns / 1e6;
   return {
@@ -243,7 +280,9 @@ async function runLoad(db, random) {
   const values = makeValues(SEED ^ 0xa5a5a5a5, VALUE_POOL, VALUE_SIZE);
   const order = random ? shuffledOrder(N, SEED) : null;
   gc();
+  await timedStart();
   const seconds = loadEntries(db, keys, values, order, TXN_SIZE);
+  await timedEnd();
   if (db.flushed) await db.flushed();
   verifySample(db, keys, values, N, random ? 'random load' : 'ascending load');
   return { seconds, rate: N / seconds };
@@ -251,6 +290,7 @@ async function runLoad(db, random) {
 
 async function child(workload, kind) {
   check(kind in storeKinds, `unknown store ${kind}`);
+  childName = `${workload}-${kind}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `rotadb-durable-${kind}-`));
   let db;
   try {
