@@ -56,6 +56,41 @@ export function shuffledOrder(n, seed) {
   return order;
 }
 
+/** keyOf(0) .. keyOf(n - 1). */
+export function makeKeys(n) {
+  const keys = new Array(n);
+  for (let i = 0; i < n; i++) keys[i] = keyOf(i);
+  return keys;
+}
+
+/** `count` seeded uniform indices in [0, n). */
+export function randomIndices(count, n, seed) {
+  const out = new Int32Array(count);
+  const rand = makeRandom(seed);
+  for (let i = 0; i < count; i++) out[i] = below(rand, n);
+  return out;
+}
+
+/**
+ * Puts keys[order[i]] (keys[i] when order is null) for every i, in synchronous write transactions
+ * of `txnSize` puts through the store's transactionSync and putSync; the value of key k is
+ * values[k mod values.length]. Returns the seconds taken (process.hrtime.bigint()).
+ */
+export function loadEntries(db, keys, values, order, txnSize) {
+  const n = order === null ? keys.length : order.length;
+  const t0 = process.hrtime.bigint();
+  for (let start = 0; start < n; start += txnSize) {
+    const end = Math.min(n, start + txnSize);
+    db.transactionSync(() => {
+      for (let i = start; i < end; i++) {
+        const k = order === null ? i : order[i];
+        db.putSync(keys[k], values[k % values.length]);
+      }
+    });
+  }
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import { open as openLmdb } from 'lmdb';
 import { open as openRota } from '../dist/index.js';
-import { machineInfo, makeRandom, below, keyOf, makeValues as makeValuePool, shuffledOrder } from './common.mjs';
+import { machineInfo, makeRandom, below, makeKeys, randomIndices, loadEntries, makeValues as makeValuePool, shuffledOrder } from './common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -50,24 +50,11 @@ function parseCount(text, fallback, name) {
 
 /** 16-character ASCII key: 'k' and the 15-digit zero-padded index, so string order is index order. */
 
-function makeKeys(n) {
-  const keys = new Array(n);
-  for (let i = 0; i < n; i++) keys[i] = keyOf(i);
-  return keys;
-}
-
 function makeValues() {
   return makeValuePool(SEED ^ 0xa5a5a5a5, VALUE_POOL, VALUE_SIZE);
 }
 
 /** A seeded Fisher-Yates shuffle of 0..n-1. */
-
-function randomIndices(count, n, seed) {
-  const out = new Int32Array(count);
-  const rand = makeRandom(seed);
-  for (let i = 0; i < count; i++) out[i] = below(rand, n);
-  return out;
-}
 
 // ------------------------------------------------------------------ helpers
 
@@ -129,19 +116,8 @@ const stores = {
 
 /** Puts keys[order[i]] for i in 0..n-1, in synchronous write transactions of TXN_SIZE puts. */
 function load(db, keys, values, order) {
-  const n = keys.length;
   gc();
-  const t0 = nowNs();
-  for (let start = 0; start < n; start += TXN_SIZE) {
-    const end = Math.min(n, start + TXN_SIZE);
-    db.transactionSync(() => {
-      for (let i = start; i < end; i++) {
-        const k = order === null ? i : order[i];
-        db.putSync(keys[k], values[k & (VALUE_POOL - 1)]);
-      }
-    });
-  }
-  return secondsSince(t0);
+  return loadEntries(db, keys, values, order, TXN_SIZE);
 }
 
 /** Spot-checks stored values against the expected bytes (untimed). */
