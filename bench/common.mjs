@@ -125,3 +125,11 @@ export function machineInfo() {
     tinybench: version('tinybench'),
   };
 }
+
+/** A positive integer from an environment variable's text, or `fallback` when it is unset. */
+export function parseCount(text, fallback, name) {
+  if (text === undefined || text === '') return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, not ${JSON.stringify(text)}`);
+  return n;
+}

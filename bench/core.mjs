@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import { open as openLmdb } from 'lmdb';
 import { open as openRota } from '../dist/index.js';
-import { machineInfo, makeRandom, below, makeKeys, randomIndices, loadEntries, makeValues as makeValuePool, shuffledOrder } from './common.mjs';
+import { machineInfo, parseCount, makeRandom, below, makeKeys, randomIndices, loadEntries, makeValues as makeValuePool, shuffledOrder } from './common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -35,12 +35,6 @@ const VALUE_SIZE = 100;
 const VALUE_POOL = 1024; // distinct random 100-byte values, reused by key index
 const SEED = 0x5eed1234;
 
-function parseCount(text, fallback, name) {
-  if (text === undefined || text === '') return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, not ${JSON.stringify(text)}`);
-  return n;
-}
 
 // ------------------------------------------------------------------ deterministic data
 

@@ -38,7 +38,7 @@ import * as path from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { gitState, loadEntries, machineInfo, makeKeys, makeValues, median, randomIndices, shuffledOrder } from './common.mjs';
+import { gitState, parseCount, loadEntries, machineInfo, makeKeys, makeValues, median, randomIndices, shuffledOrder } from './common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const thisFile = fileURLToPath(import.meta.url);
@@ -58,12 +58,6 @@ const VALUE_SIZE = 100;
 const VALUE_POOL = 1024;
 const SEED = 0x5eed1234;
 
-function parseCount(text, fallback, name) {
-  if (text === undefined || text === '') return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, not ${JSON.stringify(text)}`);
-  return n;
-}
 
 function check(cond, message) {
   if (!cond) throw new Error(`check failed: ${message}`);

@@ -3,12 +3,13 @@
  * dist/ as `npm run build` makes it. Every subcommand, --help, a missing file, a non-database file, a file another
  * process holds (ROTA_LOCKED, exit 2), and check on a deliberately damaged leaf page.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt } from './helpers/dist.js';
 import { open } from '../src/api/open.js';
 import { branchChild } from '../src/pages/node.js';
 import { main } from '../src/cli/main.js';
@@ -50,25 +51,7 @@ async function sample(dir: string, name = 'db.rdb'): Promise<string> {
 
 const commands = ['stat', 'check', 'dump', 'load', 'compact', 'backup', 'readers'];
 
-/** Newest modification time of the files under `dir`. */
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : fs.statSync(p).mtimeMs);
-  }
-  return t;
-}
-
-// The tool runs dist/. test/global-setup.ts builds it once before all test files; build here only
-// when it is missing or older than src/ (a run without that setup), since rebuilding dist/ while
-// other test files load it (worker threads, child processes) would race with them.
-beforeAll(() => {
-  const built = path.join(root, 'dist', 'cli', 'main.js');
-  if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < newest(path.join(root, 'src'))) {
-    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe' });
-  }
-}, 120_000);
+beforeAll(ensureBuilt, 120_000);
 
 describe('rotadb --help', () => {
   it('top-level help lists every subcommand and the exit codes', () => {

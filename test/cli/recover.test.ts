@@ -3,7 +3,7 @@
  * file, a file that needs a rollback (with and without --apply, and --json), a file with nothing
  * to recover, a file held by another process, a missing file, and the progress bar.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -13,6 +13,7 @@ import { open } from '../../src/index.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { main } from '../../src/cli/main.js';
 import { tempDir, track } from '../helpers/db.js';
+import { ensureBuilt } from '../helpers/dist.js';
 import { contents, damagedEverywhereImage, optsOf, sameModel, stalePageImage } from '../tools/recover-fixtures.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -31,22 +32,7 @@ function expectOneErrorLine(r: Run, code: string): void {
   expect(lines[0]).toMatch(new RegExp(`^rotadb: .+ \\(${code}\\)$`));
 }
 
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : fs.statSync(p).mtimeMs);
-  }
-  return t;
-}
-
-// As in test/cli.test.ts: test/global-setup.ts builds dist/ once; build here only when it is stale.
-beforeAll(() => {
-  const built = path.join(root, 'dist', 'cli', 'main.js');
-  if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < newest(path.join(root, 'src'))) {
-    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe' });
-  }
-}, 120_000);
+beforeAll(ensureBuilt, 120_000);
 
 function write(image: Uint8Array, name: string): string {
   const file = path.join(tempDir(), name);

@@ -12,20 +12,10 @@
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { open, RotaError } from '../../dist/index.js';
+import { rng } from '../helpers/rng.mjs';
 
 const NAMES = [null, 'alpha', 'beta'];
 const BIN = { encoding: 'binary', keyEncoding: 'binary' };
-
-/** xorshift32 */
-function rng(seed) {
-  let s = seed >>> 0 || 1;
-  return (n) => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s % n;
-  };
-}
 
 /** sha256 of every entry of every database, in key order, read through getRange and checked against get. */
 function contentsHash(root) {

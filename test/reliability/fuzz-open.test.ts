@@ -23,6 +23,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { tempDir } from '../helpers/db.js';
+import { rng } from '../helpers/rng.mjs';
 import { checksum } from '../../src/pages/checksum.js';
 
 const CHILD = fileURLToPath(new URL('./fuzz-child.mjs', import.meta.url));
@@ -40,17 +41,6 @@ interface ErrorInfo { typed: boolean; code: string; message: string; step?: stri
 interface Result {
   id: number; open?: ErrorInfo; unchanged?: boolean; lockLeft?: boolean; txnId?: number; hash?: string;
   errors?: ErrorInfo[]; checkOk?: boolean; problems?: string[]; ms?: number; maxRssMB?: number;
-}
-
-/** xorshift32 */
-function rng(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 1;
-  return (n) => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s % n;
-  };
 }
 
 function node(args: string[], timeout: number) {
