@@ -12,6 +12,8 @@ export type { Storage } from './storage/storage.js';
 export { FileStorage } from './storage/file.js';
 export { MemoryStorage } from './storage/memory.js';
 export { RangeIterable } from './api/range.js';
+export { ABORT, SKIP } from './api/constants.js';
+export type { Flushed, GetOptions } from './api/database.js';
 export * from './errors.js';
 export { maxKeySize } from './pages/layout.js';
 export type { CompactOptions, CompactResult } from './tools/compact.js';

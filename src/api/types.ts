@@ -21,13 +21,32 @@ export interface DatabaseOptions {
 }
 
 export interface RangeOptions {
-  /** Inclusive. With `reverse`, iteration starts at the last key <= start. */
+  /** Inclusive (unless `exclusiveStart`). With `reverse`, iteration starts at the last key <= start. */
   start?: unknown;
-  /** Exclusive. */
+  /** Exclusive (unless `inclusiveEnd`). */
   end?: unknown;
   reverse?: boolean;
   limit?: number;
   offset?: number;
+  /** Include the entry at `end` too. */
+  inclusiveEnd?: boolean;
+  /** Leave out the entry at `start`. */
+  exclusiveStart?: boolean;
+  /**
+   * true (default): the whole iteration reads the version current when it started (pinning it).
+   * false: each step reads the newest committed version and pins nothing between steps, so a
+   * slow iteration never holds up writers; it may then see writes made after it started.
+   */
+  snapshot?: boolean;
+  /** Entry versions are not implemented: only false is accepted. */
+  versions?: false;
+  /** Iterate in this transaction (from useReadTransaction(), beginRead() or beginWrite()). */
+  transaction?: unknown;
+}
+
+/** The options of get() and doesExist(): read in an explicit transaction. */
+export interface GetOptions {
+  transaction?: unknown;
 }
 
 export interface Entry<V = unknown> {
