@@ -478,6 +478,18 @@ export class Database<V = any> implements DatabaseRef<V> {
     });
   }
 
+  /**
+   * lmdb-js's batch(): the writes `fn` makes, in one transaction (queued as transaction());
+   * resolves to true once committed. Unlike lmdb-js, `fn` runs then, not at the call.
+   */
+  batch(fn: () => unknown): Promise<boolean> {
+    this.writable('batch');
+    return this.transaction(async () => {
+      await fn();
+      return true;
+    });
+  }
+
   /** lmdb-js's conditional writes on an entry version: refused, since entry versions are not implemented. */
   ifVersion(_key: unknown, _version: number, _fn: () => unknown): Promise<boolean> {
     throw new InvalidOptionError('ifVersion() is not supported: entry versions are not implemented (useVersions is refused too); use transaction() to compare and set');

@@ -239,4 +239,30 @@ describe('committed, flushed, events side by side', () => {
     expect(p.rota.get('stamp')).toBe(3);
     expect(() => p.rota.on('commited' as never, () => {})).toThrow(/unknown event/);
   });
+
+  it('a throwing beforecommit listener stops the commit (the writes fail with it); an aftercommit error does not', async () => {
+    const { rota } = pair();
+    const boom = () => {
+      throw new Error('no commit');
+    };
+    rota.on('beforecommit', boom);
+    await expect(rota.put('a', 1)).rejects.toThrow('no commit');
+    expect(() => rota.putSync('b', 1)).toThrow('no commit');
+    expect([rota.get('a'), rota.get('b')]).toEqual([undefined, undefined]);
+    rota.off('beforecommit', boom);
+    const logged: unknown[] = [];
+    const error = console.error;
+    console.error = (...args: unknown[]) => logged.push(args);
+    try {
+      rota.on('aftercommit', boom);
+      expect(rota.putSync('c', 1)).toBe(true);
+    } finally {
+      console.error = error;
+      rota.off('aftercommit', boom);
+    }
+    expect(rota.get('c')).toBe(1);
+    expect(logged).toHaveLength(1);
+    expect(await rota.batch(() => { rota.put('d', 1); rota.put('e', 2); })).toBe(true);
+    expect([rota.get('d'), rota.get('e')]).toEqual([1, 2]);
+  });
 });
