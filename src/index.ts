@@ -13,6 +13,7 @@ export { FileStorage } from './storage/file.js';
 export { MemoryStorage } from './storage/memory.js';
 export { RangeIterable } from './api/range.js';
 export { ABORT, SKIP } from './api/constants.js';
+export { IF_EXISTS } from './api/versions.js';
 export type { Flushed, GetOptions } from './api/database.js';
 export * from './errors.js';
 export { maxKeySize } from './pages/layout.js';

@@ -33,6 +33,7 @@ import { clearDatabase, dropDatabase } from '../txn/drop.js';
 import { rollbackTo, savepoint } from '../txn/savepoint.js';
 import { checkDbOptions, checkEncodingNames, checkRangeOptions } from './lmdb-options.js';
 import { ABORT, isPromise, refuseExtra, transactionOf } from './lmdb-compat.js';
+import { VersionedCodec, checkVersion, satisfies, versionOf } from './versions.js';
 
 export type { DatabaseOptions, Entry, GetOptions, KeyEncoding, RangeOptions, ValueEncoding } from './types.js';
 
@@ -89,6 +90,8 @@ export class Database<V = any> implements DatabaseRef<V> {
   private readonly maxKey: number;
   /** Opened with `readOnly: true`: every write throws ReadOnlyError. */
   readonly readOnly: boolean;
+  /** Opened with `useVersions: true`: every stored value starts with its version (api/versions.ts). */
+  readonly useVersions: boolean;
 
   /** @internal */
   constructor(env: Environment, queue: WriteQueue, name: string | null, opts: DatabaseOptions, readOnly = false) {
@@ -97,7 +100,8 @@ export class Database<V = any> implements DatabaseRef<V> {
     this.name = name;
     this.readOnly = readOnly;
     this.keyCodec = keyCodec(opts.keyEncoding);
-    this.valueCodec = valueCodec(opts.encoding);
+    this.useVersions = opts.useVersions === true;
+    this.valueCodec = this.useVersions ? new VersionedCodec(valueCodec(opts.encoding)) : valueCodec(opts.encoding);
     this.maxKey = maxKeySize(env.pageSize);
     this.keyBuf = Buffer.allocUnsafeSlow(this.maxKey + 8);
   }
@@ -122,9 +126,9 @@ export class Database<V = any> implements DatabaseRef<V> {
     return Buffer.from(this.keyBuf.subarray(0, this.encodeKey(key)));
   }
 
-  /** @internal */
-  encodeValue(value: unknown): Uint8Array {
-    const v = this.valueCodec.encode(value);
+  /** @internal `version`: of a versioned database (0 when not given, as lmdb-js). */
+  encodeValue(value: unknown, version?: number): Uint8Array {
+    const v = version !== undefined ? (this.valueCodec as VersionedCodec).encodeVersioned(value, version) : this.valueCodec.encode(value);
     if (v.length > MAX_VALUE_SIZE) throw new ValueTooLargeError(v.length, MAX_VALUE_SIZE);
     return v;
   }
@@ -186,14 +190,15 @@ export class Database<V = any> implements DatabaseRef<V> {
     return tree !== undefined && lookup(r, tree, this.keyBuf, klen, this.hit);
   }
 
-  /** The stored bytes of a value, copied (whatever the encoding). */
+  /** The stored bytes of a value, copied (whatever the encoding; without the version of a versioned database). */
   getBinary(key: unknown): Buffer | undefined {
     const klen = this.encodeKey(key);
     const v = this.view();
     try {
       const hit = this.hit;
       if (v.tree === undefined || !lookup(v.reader, v.tree, this.keyBuf, klen, hit)) return undefined;
-      return Buffer.from(hit.value(v.reader));
+      const stored = hit.value(v.reader);
+      return Buffer.from(this.useVersions ? stored.subarray(8) : stored);
     } finally {
       v.done();
     }
@@ -201,7 +206,9 @@ export class Database<V = any> implements DatabaseRef<V> {
 
   /**
    * Whether `key` exists. With a second argument, as lmdb-js: `null` asks whether it does NOT
-   * exist; any other value asks whether the key holds exactly that value (its encoded bytes equal).
+   * exist; in a database with useVersions, a number asks whether it exists with that version
+   * (IF_EXISTS: any); otherwise a value asks whether the key holds exactly that value (its
+   * encoded bytes equal).
    */
   doesExist(key: unknown, value?: unknown, options?: GetOptions): boolean {
     const given = transactionOf(this.env, options, 'doesExist');
@@ -210,19 +217,36 @@ export class Database<V = any> implements DatabaseRef<V> {
     try {
       if (value === undefined) return this.existsIn(v.reader, v.tree, klen);
       if (value === null) return !this.existsIn(v.reader, v.tree, klen);
-      const want = this.encodeValue(value);
+      const want = this.useVersions ? null : this.encodeValue(value);
       const hit = this.hit;
       if (v.tree === undefined || !lookup(v.reader, v.tree, this.keyBuf, klen, hit)) return false;
+      if (want === null) {
+        checkVersion('doesExist(key, version): version', value, false);
+        return satisfies(hit.value(v.reader), value as number);
+      }
       return Buffer.from(want).equals(hit.value(v.reader));
     } finally {
       v.done();
     }
   }
 
-  /** lmdb-js's entry form of get(): `{ value }` (there are no entry versions), or undefined. */
-  getEntry(key: unknown, options?: GetOptions): { value: V } | undefined {
-    const value = this.get(key, options);
-    return value === undefined ? undefined : { value };
+  /** lmdb-js's entry form of get(): `{ value, version }` (`{ value }` without useVersions), or undefined. */
+  getEntry(key: unknown, options?: GetOptions): { value: V; version?: number } | undefined {
+    if (!this.useVersions) {
+      const value = this.get(key, options);
+      return value === undefined ? undefined : { value };
+    }
+    const given = transactionOf(this.env, options, 'get');
+    const klen = this.encodeKey(key);
+    const v: View = given !== null ? { reader: given, tree: given.tree(this.name), done: noop, txn: null } : this.view();
+    try {
+      const hit = this.hit;
+      if (v.tree === undefined || !lookup(v.reader, v.tree, this.keyBuf, klen, hit)) return undefined;
+      const stored = hit.value(v.reader);
+      return { value: this.valueCodec.decode(stored) as V, version: versionOf(stored) };
+    } finally {
+      v.done();
+    }
   }
 
   /**
@@ -254,7 +278,7 @@ export class Database<V = any> implements DatabaseRef<V> {
    * meaning would silently change.
    */
   getCount(options: RangeOptions = {}): number {
-    checkRangeOptions(options);
+    checkRangeOptions(options, this.useVersions);
     if (options.limit !== undefined) throw new InvalidOptionError('getCount()/getKeysCount() do not take limit (lmdb-js ignores it there; count, then take the minimum)');
     const it = this.iterate(options, false, transactionOf(this.env, options, 'getCount') ?? undefined);
     let n = 0;
@@ -280,14 +304,14 @@ export class Database<V = any> implements DatabaseRef<V> {
    * one snapshot: the version current when it starts (or the open write transaction).
    */
   getRange(options: RangeOptions = {}): RangeIterable<Entry<V>> {
-    checkRangeOptions(options);
+    checkRangeOptions(options, this.useVersions);
     const given = transactionOf(this.env, options, 'getRange') ?? undefined;
     return new RangeIterable(() => this.iterate(options, true, given) as Iterator<Entry<V>>);
   }
 
   /** Keys in order, as getRange but without decoding values. */
   getKeys(options: RangeOptions = {}): RangeIterable<Key> {
-    checkRangeOptions(options);
+    checkRangeOptions(options, this.useVersions);
     const given = transactionOf(this.env, options, 'getKeys') ?? undefined;
     return new RangeIterable(() => this.iterate(options, false, given) as Iterator<Key>);
   }
@@ -321,54 +345,90 @@ export class Database<V = any> implements DatabaseRef<V> {
    * put and remove of this event-loop turn shares that one commit. Inside an open write
    * transaction of this thread, writes into it and resolves at once.
    */
-  put(key: unknown, value: V, ...unsupported: unknown[]): Promise<boolean> {
-    refuseExtra('put', unsupported, ['version', 'ifVersion']);
+  put(key: unknown, value: V, ...versions: unknown[]): Promise<boolean> {
+    const [version, ifVersion] = this.versionArgs('put', versions, ['version', 'ifVersion']);
     this.writable('put');
     const klen = this.encodeKey(key);
-    const v = this.encodeValue(value);
+    const v = this.encodeValue(value, version);
     const env = this.env;
     env.checkOpen();
-    if (env.writeTxn !== null) return Promise.resolve(this.putIn(env.writeTxn, this.keyBuf, klen, v) || true);
+    if (env.writeTxn !== null) {
+      const w = env.writeTxn;
+      if (ifVersion !== undefined && !this.conditionHolds(w, this.keyBuf, klen, ifVersion)) return Promise.resolve(false);
+      return Promise.resolve(this.putIn(w, this.keyBuf, klen, v) || true);
+    }
     const k = Buffer.from(this.keyBuf.subarray(0, klen));
     const vc = Uint8Array.prototype.slice.call(v); // a copy: the encoder's buffer or the caller's Buffer may change before the batch runs
     return new Promise((resolve, reject) => {
-      this.queue.add({ apply: (txn) => (this.putIn(txn, k, klen, vc), true), resolve, reject });
+      this.queue.add({
+        // the condition is checked at commit time, in the batch's transaction (as lmdb-js does)
+        apply: (txn) => (ifVersion !== undefined && !this.conditionHolds(txn, k, klen, ifVersion) ? false : (this.putIn(txn, k, klen, vc), true)),
+        resolve,
+        reject,
+      });
     });
   }
 
   /** Removes `key`. Resolves to whether it existed, once committed and durable (batched as put). */
-  remove(key: unknown, ...unsupported: unknown[]): Promise<boolean> {
-    refuseExtra('remove', unsupported, ['ifVersion or value']);
+  remove(key: unknown, ...versions: unknown[]): Promise<boolean> {
+    const [ifVersion] = this.versionArgs('remove', versions, ['ifVersion or value'], true);
     this.writable('remove');
     const klen = this.encodeKey(key);
     const env = this.env;
     env.checkOpen();
-    if (env.writeTxn !== null) return Promise.resolve(this.removeIn(env.writeTxn, this.keyBuf, klen));
+    if (env.writeTxn !== null) {
+      const w = env.writeTxn;
+      if (ifVersion !== undefined && !this.conditionHolds(w, this.keyBuf, klen, ifVersion)) return Promise.resolve(false);
+      return Promise.resolve(this.removeIn(w, this.keyBuf, klen));
+    }
     const k = Buffer.from(this.keyBuf.subarray(0, klen));
     return new Promise((resolve, reject) => {
-      this.queue.add({ apply: (txn) => this.removeIn(txn, k, klen), resolve, reject });
+      this.queue.add({ apply: (txn) => (ifVersion !== undefined && !this.conditionHolds(txn, k, klen, ifVersion) ? false : this.removeIn(txn, k, klen)), resolve, reject });
     });
   }
 
   /** Stores `value` under `key` and commits durably before returning (or writes into the open transaction). Returns true when the key was new. */
-  putSync(key: unknown, value: V, ...unsupported: unknown[]): boolean {
-    refuseExtra('putSync', unsupported, ['version or options']);
+  putSync(key: unknown, value: V, ...versions: unknown[]): boolean {
+    const [version] = this.versionArgs('putSync', versions, ['version or options']);
     this.writable('putSync');
     const klen = this.encodeKey(key);
-    const v = this.encodeValue(value);
+    const v = this.encodeValue(value, version);
     return this.env.writeTxn !== null
       ? this.putIn(this.env.writeTxn, this.keyBuf, klen, v)
       : this.transactionSync(() => this.putIn(this.env.writeTxn!, this.keyBuf, klen, v));
   }
 
   /** Removes `key` and commits durably before returning; returns whether it existed. */
-  removeSync(key: unknown, ...unsupported: unknown[]): boolean {
-    refuseExtra('removeSync', unsupported, ['ifVersion or value']);
+  removeSync(key: unknown, ...versions: unknown[]): boolean {
+    const [ifVersion] = this.versionArgs('removeSync', versions, ['ifVersion or value'], true);
     this.writable('removeSync');
     const klen = this.encodeKey(key);
-    return this.env.writeTxn !== null
-      ? this.removeIn(this.env.writeTxn, this.keyBuf, klen)
-      : this.transactionSync(() => this.removeIn(this.env.writeTxn!, this.keyBuf, klen));
+    const run = (w: WriteTxn): boolean => (ifVersion !== undefined && !this.conditionHolds(w, this.keyBuf, klen, ifVersion) ? false : this.removeIn(w, this.keyBuf, klen));
+    return this.env.writeTxn !== null ? run(this.env.writeTxn) : this.transactionSync(() => run(this.env.writeTxn!));
+  }
+
+  /**
+   * The version arguments of put/remove (lmdb-js's `version`, `ifVersion`): refused unless the
+   * database has useVersions, else checked to be numbers (`ifVersion` may be null: "must not
+   * exist"). `firstIsCondition`: remove's only one is an ifVersion.
+   */
+  private versionArgs(call: string, args: readonly unknown[], names: readonly string[], firstIsCondition = false): [number | undefined, (number | null | undefined)?] {
+    if (!this.useVersions) {
+      refuseExtra(call, args, names);
+      return [undefined, undefined];
+    }
+    if (args.length > 2 || (firstIsCondition && args.length > 1)) refuseExtra(call, args.slice(firstIsCondition ? 1 : 2), ['next']);
+    const [a, b] = args;
+    if (a !== undefined) checkVersion(`${call}(): ${firstIsCondition ? 'ifVersion' : 'version'}`, a, firstIsCondition);
+    if (b !== undefined) checkVersion(`${call}(): ifVersion`, b, true);
+    return [a as number | undefined, b as number | null | undefined];
+  }
+
+  /** Whether the entry of the encoded `key[0, klen)` satisfies `ifVersion` in `txn` (api/versions.ts). */
+  private conditionHolds(txn: WriteTxn, key: Uint8Array, klen: number, ifVersion: number | null): boolean {
+    const hit = this.hit;
+    const t = txn.tree(this.name);
+    return satisfies(lookup(txn, t, key, klen, hit) ? hit.value(txn) : undefined, ifVersion);
   }
 
   // ---------------------------------------------------------------- transactions
@@ -490,9 +550,22 @@ export class Database<V = any> implements DatabaseRef<V> {
     });
   }
 
-  /** lmdb-js's conditional writes on an entry version: refused, since entry versions are not implemented. */
-  ifVersion(_key: unknown, _version: number, _fn: () => unknown): Promise<boolean> {
-    throw new InvalidOptionError('ifVersion() is not supported: entry versions are not implemented (useVersions is refused too); use transaction() to compare and set');
+  /**
+   * Runs `fn` in a transaction (queued as transaction()) only if the entry of `key` has version
+   * `version` when it runs (null: does not exist; IF_EXISTS: exists); resolves to whether it ran.
+   * A version other than null needs useVersions. Unlike lmdb-js, `fn` runs then, not at the call.
+   */
+  ifVersion(key: unknown, version: number | null, fn: () => unknown): Promise<boolean> {
+    if (version === null) return this.ifNoExists(key, fn);
+    if (!this.useVersions) throw new InvalidOptionError('ifVersion(key, version): this database has no entry versions (open it with useVersions: true)');
+    checkVersion('ifVersion(): version', version, false);
+    this.writable('ifVersion');
+    const k = this.encodeKeyCopy(key);
+    return this.transaction(async () => {
+      if (!this.conditionHolds(this.env.writeTxn!, k, k.length, version)) return false;
+      await fn();
+      return true;
+    });
   }
 
   // ---------------------------------------------------------------- clear and drop

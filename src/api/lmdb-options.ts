@@ -14,8 +14,8 @@ import { InvalidOptionError } from '../errors.js';
 type Rule = (value: unknown) => string | null;
 
 /** rotadb's own options of open(): validated where they are used (env/options.ts, the codecs). */
-const ROTA_OPEN = ['path', 'storage', 'pageSize', 'nRoots', 'cacheSize', 'noSync', 'fsyncsPerCommit', 'writeTimeoutMs', 'slotPolicy', 'maxReaders', 'maxReaderAgeMs', 'encoding', 'keyEncoding', 'readOnly'] as const;
-const ROTA_DB = ['name', 'encoding', 'keyEncoding'] as const;
+const ROTA_OPEN = ['path', 'storage', 'pageSize', 'nRoots', 'cacheSize', 'noSync', 'fsyncsPerCommit', 'writeTimeoutMs', 'slotPolicy', 'maxReaders', 'maxReaderAgeMs', 'encoding', 'keyEncoding', 'useVersions', 'readOnly'] as const;
+const ROTA_DB = ['name', 'encoding', 'keyEncoding', 'useVersions'] as const;
 const ROTA_RANGE = ['start', 'end', 'reverse', 'limit', 'offset', 'inclusiveEnd', 'exclusiveStart', 'snapshot', 'transaction'] as const;
 
 const only = (ok: unknown, why: string): Rule => (v) => (v === ok ? null : why);
@@ -26,7 +26,6 @@ const anyBoolean = (why: string): Rule => (v) => (typeof v === 'boolean' ? null 
 const LMDB_DB: Record<string, Rule> = {
   compression: only(false, 'values are stored uncompressed; rotadb has no compression'),
   dupSort: only(false, 'rotadb stores one value per key (no duplicate-key databases); keep the values in an array, or put the value in the key'),
-  useVersions: only(false, 'entry versions are not implemented; keep a version inside the value and use transaction() to compare and set'),
   cache: only(false, 'rotadb has no object cache (its page cache is set with cacheSize, in bytes)'),
   sharedStructuresKey: never('msgpackr shared structures are not stored; each value carries its own structure'),
   encoder: never('custom value encoders are not supported: choose encoding (msgpack, json, string, binary)'),
@@ -82,12 +81,12 @@ export function checkDbOptions(o: object): void {
 }
 
 /** getRange(), getKeys(), getCount(), getKeysCount(). */
-export function checkRangeOptions(o: object): void {
+export function checkRangeOptions(o: object, versioned = false): void {
   for (const [k, v] of Object.entries(o)) {
     if (v === undefined || (ROTA_RANGE as readonly string[]).includes(k)) continue;
     if (k === 'versions') {
-      if (v === false) continue;
-      throw new InvalidOptionError('getRange() option versions: entry versions are not implemented (useVersions is refused too)');
+      if (v === false || (v === true && versioned)) continue;
+      throw new InvalidOptionError('getRange() option versions: this database has no entry versions (open it with useVersions: true)');
     }
     throw unknown(k, 'getRange()', [...ROTA_RANGE, 'versions']);
   }

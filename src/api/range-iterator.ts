@@ -27,6 +27,7 @@ import { LeafCopies } from '../btree/leaf-copies.js';
 import type { ReadTxn } from '../txn/read.js';
 import type { WriteTxn } from '../txn/write.js';
 import { InvalidOptionError } from '../errors.js';
+import { versionOf } from './versions.js';
 
 export class RangeIterator<V> implements Iterator<Entry<V> | Key> {
   private state: 'new' | 'open' | 'done' = 'new';
@@ -38,6 +39,8 @@ export class RangeIterator<V> implements Iterator<Entry<V> | Key> {
   /** `snapshot: false` asked for; `renewing` once it applies (no transaction given or open). */
   private readonly noSnapshot: boolean;
   private renewing = false;
+  /** Add each entry's version (getRange({ versions: true }) on a database with useVersions). */
+  private readonly versions: boolean;
   private limit: number;
   private skip: number;
   /** The snapshot this iterator pinned itself, released when it finishes. */
@@ -67,6 +70,7 @@ export class RangeIterator<V> implements Iterator<Entry<V> | Key> {
     this.inclusiveEnd = options.inclusiveEnd === true;
     this.exclusiveStart = options.exclusiveStart === true;
     this.noSnapshot = options.snapshot === false;
+    this.versions = options.versions === true && db.useVersions;
     this.limit = options.limit ?? Infinity;
     this.skip = options.offset ?? 0;
   }
@@ -131,8 +135,9 @@ export class RangeIterator<V> implements Iterator<Entry<V> | Key> {
       if (c.isOverflow) value = this.db.valueCodec.decode(c.value()) as V;
       else if (this.copies !== null) value = this.copies.take(c) as V;
       else value = this.db.valueCodec.decodeAt(page, c.valueStart, c.valueEnd) as V;
+      const entry: Entry<V> = this.versions ? { key, value, version: versionOf(c.value()) } : { key, value };
       this.read?.check();
-      return { done: false, value: { key, value } };
+      return { done: false, value: entry };
     }
   }
 

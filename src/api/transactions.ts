@@ -43,7 +43,7 @@ export class ReadTransaction {
   }
 
   getRange<W = any>(options: RangeOptions = {}, db: DatabaseRef<W> = this.db as DatabaseRef<W>): RangeIterable<Entry<W>> {
-    checkRangeOptions(options);
+    checkRangeOptions(options, db.useVersions);
     return new RangeIterable(() => {
       this.assertActive();
       return db.iterate(options, true, this.txn) as Iterator<Entry<W>>;
@@ -99,7 +99,7 @@ export class WriteTransaction {
   }
 
   getRange<W = any>(options: RangeOptions = {}, db: DatabaseRef<W> = this.db as DatabaseRef<W>): RangeIterable<Entry<W>> {
-    checkRangeOptions(options);
+    checkRangeOptions(options, db.useVersions);
     return new RangeIterable(() => {
       this.txn.assertActive();
       return db.iterate(options, true, this.txn) as Iterator<Entry<W>>;

@@ -18,6 +18,12 @@ export interface DatabaseOptions {
   encoding?: ValueEncoding;
   /** How keys are ordered: 'ordered' (default; strings, numbers, booleans, null, byte arrays, arrays) or 'binary'. */
   keyEncoding?: KeyEncoding;
+  /**
+   * Store a version (a number) with every entry, as lmdb-js: put(key, value, version, ifVersion),
+   * getEntry(), ifVersion(), getRange({ versions: true }). Open a database with the same setting
+   * every time: the version is stored in front of each value (api/versions.ts).
+   */
+  useVersions?: boolean;
 }
 
 export interface RangeOptions {
@@ -38,8 +44,8 @@ export interface RangeOptions {
    * slow iteration never holds up writers; it may then see writes made after it started.
    */
   snapshot?: boolean;
-  /** Entry versions are not implemented: only false is accepted. */
-  versions?: false;
+  /** Include each entry's version (a database with useVersions only). */
+  versions?: boolean;
   /** Iterate in this transaction (from useReadTransaction(), beginRead() or beginWrite()). */
   transaction?: unknown;
 }
@@ -52,11 +58,14 @@ export interface GetOptions {
 export interface Entry<V = unknown> {
   key: Key;
   value: V;
+  /** With getRange({ versions: true }) on a database with useVersions. */
+  version?: number;
 }
 
 /** A database handle (the root database or a named one) as transactions and iterators use it. */
 export interface DatabaseRef<V = any> {
   readonly name: string | null;
+  readonly useVersions: boolean;
   /** @internal */ readonly env: Environment;
   /** @internal */ readonly keyCodec: KeyCodec;
   /** @internal */ readonly valueCodec: ValueCodec;

@@ -20,7 +20,7 @@ const LMDB_OPEN_OPTIONS: [name: string, value: unknown, status: 'implemented' | 
   ['compression', true, 'refused'],
   ['encoding', 'json', 'implemented'],
   ['sharedStructuresKey', Symbol.for('structures'), 'refused'],
-  ['useVersions', true, 'refused'],
+  ['useVersions', true, 'implemented'],
   ['keyEncoding', 'binary', 'implemented'],
   ['dupSort', true, 'refused'],
   ['strictAsyncOrder', true, 'implemented'],
@@ -119,7 +119,6 @@ describe('openDB() options', () => {
     expect(messageOf(() => db.openDB('a', { dupSort: true } as never))).toContain('dupSort');
     expect(messageOf(() => db.openDB({ name: 'a', compression: true } as never))).toContain('compression');
     expect(messageOf(() => db.openDB('a', { cache: true } as never))).toContain('cache');
-    expect(messageOf(() => db.openDB('a', { useVersions: true } as never))).toContain('useVersions');
     expect(messageOf(() => db.openDB('a', { mapSize: 1 } as never))).toMatch(/mapSize: it is an option of the file/);
     expect(messageOf(() => db.openDB('a', { noSync: true } as never))).toMatch(/noSync: it is an option of the file/);
     expect(messageOf(() => db.openDB('a', { encodng: 'json' } as never))).toMatch(/did you mean encoding\?/);
@@ -131,7 +130,7 @@ describe('openDB() options', () => {
 });
 
 describe('getRange() options and extra arguments', () => {
-  it('versions, misspelt and unknown range options are refused by name; versions: false is accepted', () => {
+  it('versions (without useVersions), misspelt and unknown range options are refused by name; versions: false is accepted', () => {
     const db = openMem();
     db.putSync(1, 1);
     expect(messageOf(() => db.getRange({ versions: true } as never))).toContain('versions');
@@ -141,7 +140,7 @@ describe('getRange() options and extra arguments', () => {
     expect(db.getRange({ versions: false } as never).asArray).toEqual([{ key: 1, value: 1 }]);
   });
 
-  it("lmdb-js's version, ifVersion, dupSort value and put-flag arguments are refused, not dropped", async () => {
+  it("lmdb-js's version and ifVersion (without useVersions), dupSort value and put-flag arguments are refused, not dropped", async () => {
     const db = openMem();
     db.putSync('k', 'v');
     const put = db.put as (...a: unknown[]) => Promise<boolean>;
@@ -153,7 +152,7 @@ describe('getRange() options and extra arguments', () => {
     expect(messageOf(() => (db.transactionSync as (...a: unknown[]) => unknown).call(db, () => 1, 2))).toMatch(/flags/);
     expect(messageOf(() => db.get('k', { transacton: 1 } as never))).toMatch(/did you mean transaction\?/);
     expect(messageOf(() => db.get('k', { transaction: {} }))).toMatch(/useReadTransaction/);
-    expect(() => db.ifVersion('k', 1, () => {})).toThrow(/versions are not implemented/);
+    expect(() => db.ifVersion('k', 1, () => {})).toThrow(/no entry versions.*useVersions/);
     expect(db.get('k')).toBe('v'); // nothing was written
     expect(await db.put('k', 'x', undefined as never)).toBe(true); // explicitly undefined is absent
   });
