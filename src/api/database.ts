@@ -573,7 +573,10 @@ export class Database<V = any> implements DatabaseRef<V> {
   /** Removes every entry of this database, in one commit (or in the open write transaction); its pages are freed. */
   clearSync(): void {
     this.writable('clearSync');
-    this.transactionSync(() => clearDatabase(this.env.writeTxn!, this.name));
+    this.env.checkOpen();
+    const w = this.env.writeTxn; // inside a transaction: join it (no child savepoint to copy)
+    if (w !== null) clearDatabase(w, this.name);
+    else this.transactionSync(() => clearDatabase(this.env.writeTxn!, this.name));
   }
 
   /** clearSync() as an asynchronous transaction, queued after the writes issued before it. */
@@ -591,7 +594,10 @@ export class Database<V = any> implements DatabaseRef<V> {
   dropSync(): void {
     this.writable('dropSync');
     const name = this.droppable();
-    this.transactionSync(() => dropDatabase(this.env.writeTxn!, name));
+    this.env.checkOpen();
+    const w = this.env.writeTxn;
+    if (w !== null) dropDatabase(w, name);
+    else this.transactionSync(() => dropDatabase(this.env.writeTxn!, name));
   }
 
   /** dropSync() as an asynchronous transaction. */
