@@ -35,6 +35,11 @@ export class InvalidOptionError extends RotaError {
   constructor(message: string) { super('ROTA_BAD_OPTION', message); }
 }
 
+/** A write (put, remove, a write transaction, clear, drop, load) on a database opened with `readOnly: true`. */
+export class ReadOnlyError extends RotaError {
+  constructor(what: string) { super('ROTA_READ_ONLY', `${what}: the database was opened with readOnly: true`); }
+}
+
 /** A key of a type the key encoding cannot order, or empty. */
 export class InvalidKeyError extends RotaError {
   constructor(message: string) { super('ROTA_BAD_KEY', message); }
@@ -184,7 +189,7 @@ export class FileExistsError extends RotaError {
   constructor(message: string) { super('ROTA_EXISTS', message); }
 }
 
-/** A file named on the command line (a database, or a dump to load) does not exist. */
+/** A file named on the command line (a database, or a dump to load), or given to open() with `readOnly: true`, does not exist. */
 export class FileNotFoundError extends RotaError {
   constructor(path: string) { super('ROTA_NOT_FOUND', `${path} does not exist`); }
 }

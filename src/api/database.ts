@@ -27,10 +27,52 @@ import { backup, type BackupOptions, type BackupResult } from '../tools/backup.j
 import { dump, type DumpOptions, type DumpResult } from '../tools/dump.js';
 import { load, type DumpReader, type LoadOptions, type LoadResult } from '../tools/load.js';
 import type { Readable, Writable } from 'node:stream';
-import type { DatabaseOptions, DatabaseRef, Entry, RangeOptions } from './types.js';
-import { InvalidKeyError, InvalidOptionError, KeyTooLargeError, ValueTooLargeError } from '../errors.js';
+import type { DatabaseOptions, DatabaseRef, Entry, GetOptions, RangeOptions } from './types.js';
+import { InvalidKeyError, InvalidOptionError, KeyTooLargeError, ReadOnlyError, ValueTooLargeError } from '../errors.js';
+import { clearDatabase, dropDatabase } from '../txn/drop.js';
+import { rollbackTo, savepoint } from '../txn/savepoint.js';
+import { checkDbOptions, checkEncodingNames, checkRangeOptions } from './lmdb-options.js';
+import { ABORT, isPromise, refuseExtra, transactionOf } from './lmdb-compat.js';
+import { VersionedCodec, checkVersion, satisfies, versionOf } from './versions.js';
 
-export type { DatabaseOptions, Entry, KeyEncoding, RangeOptions, ValueEncoding } from './types.js';
+export type { DatabaseOptions, Entry, GetOptions, KeyEncoding, RangeOptions, ValueEncoding } from './types.js';
+
+/**
+ * `db.flushed`: a promise-like that settles once every asynchronous write issued so far has
+ * committed (a commit is durable when it resolves, so this is also lmdb-js's `committed`), and,
+ * for code written against rotadb before it became a property, callable as `db.flushed()`.
+ */
+export type Flushed = PromiseLike<boolean> & (() => Promise<void>);
+
+type CommitListener = (event?: { txnId: number }) => void;
+interface CommitListeners { before: CommitListener[]; after: CommitListener[] }
+/** on('beforecommit'/'aftercommit') listeners, per file: every handle of it shares its commits. */
+const listeners = new WeakMap<Environment, CommitListeners>();
+
+function listenersOf(env: Environment): CommitListeners {
+  let l = listeners.get(env);
+  if (l === undefined) {
+    const mine: CommitListeners = (l = { before: [], after: [] });
+    listeners.set(env, mine);
+    env.commitHooks = {
+      // A throwing beforecommit listener stops the commit: the writes it was to make fail with it.
+      before: () => {
+        for (const f of [...mine.before]) f();
+      },
+      // The commit is durable by now: a listener's error must not make it look failed.
+      after: (txnId) => {
+        for (const f of [...mine.after]) {
+          try {
+            f({ txnId });
+          } catch (e) {
+            console.error('rotadb: error in an aftercommit listener', e);
+          }
+        }
+      },
+    };
+  }
+  return l;
+}
 
 /** Which version a read sees: the thread's open write transaction, or a pinned snapshot. */
 type View = { reader: PageReader; tree: TreeInfo | undefined; done(): void; txn: WriteTxn | null };
@@ -46,14 +88,20 @@ export class Database<V = any> implements DatabaseRef<V> {
   /** Where lookups of this handle leave the cell they found; read at once, before any other lookup. */
   private readonly hit = new LeafCell();
   private readonly maxKey: number;
+  /** Opened with `readOnly: true`: every write throws ReadOnlyError. */
+  readonly readOnly: boolean;
+  /** Opened with `useVersions: true`: every stored value starts with its version (api/versions.ts). */
+  readonly useVersions: boolean;
 
   /** @internal */
-  constructor(env: Environment, queue: WriteQueue, name: string | null, opts: DatabaseOptions) {
+  constructor(env: Environment, queue: WriteQueue, name: string | null, opts: DatabaseOptions, readOnly = false) {
     this.env = env;
     this.queue = queue;
     this.name = name;
+    this.readOnly = readOnly;
     this.keyCodec = keyCodec(opts.keyEncoding);
-    this.valueCodec = valueCodec(opts.encoding);
+    this.useVersions = opts.useVersions === true;
+    this.valueCodec = this.useVersions ? new VersionedCodec(valueCodec(opts.encoding)) : valueCodec(opts.encoding);
     this.maxKey = maxKeySize(env.pageSize);
     this.keyBuf = Buffer.allocUnsafeSlow(this.maxKey + 8);
   }
@@ -78,9 +126,9 @@ export class Database<V = any> implements DatabaseRef<V> {
     return Buffer.from(this.keyBuf.subarray(0, this.encodeKey(key)));
   }
 
-  /** @internal */
-  encodeValue(value: unknown): Uint8Array {
-    const v = this.valueCodec.encode(value);
+  /** @internal `version`: of a versioned database (0 when not given, as lmdb-js). */
+  encodeValue(value: unknown, version?: number): Uint8Array {
+    const v = version !== undefined ? (this.valueCodec as VersionedCodec).encodeVersioned(value, version) : this.valueCodec.encode(value);
     if (v.length > MAX_VALUE_SIZE) throw new ValueTooLargeError(v.length, MAX_VALUE_SIZE);
     return v;
   }
@@ -106,8 +154,14 @@ export class Database<V = any> implements DatabaseRef<V> {
     return { reader: r, tree: r.tree(this.name), done: () => r.end(), txn: null };
   }
 
-  get(key: unknown): V | undefined {
+  /**
+   * The value of `key`, or undefined. `options.transaction` (from useReadTransaction(), beginRead()
+   * or beginWrite()) reads in that transaction instead of the current version.
+   */
+  get(key: unknown, options?: GetOptions): V | undefined {
+    const given = transactionOf(this.env, options, 'get');
     const klen = this.encodeKey(key);
+    if (given !== null) return this.getIn(given, given.tree(this.name), klen);
     const env = this.env;
     env.checkOpen();
     if (env.writeTxn === null) {
@@ -136,27 +190,113 @@ export class Database<V = any> implements DatabaseRef<V> {
     return tree !== undefined && lookup(r, tree, this.keyBuf, klen, this.hit);
   }
 
-  /** The stored bytes of a value, copied (whatever the encoding). */
+  /** The stored bytes of a value, copied (whatever the encoding; without the version of a versioned database). */
   getBinary(key: unknown): Buffer | undefined {
     const klen = this.encodeKey(key);
     const v = this.view();
     try {
       const hit = this.hit;
       if (v.tree === undefined || !lookup(v.reader, v.tree, this.keyBuf, klen, hit)) return undefined;
-      return Buffer.from(hit.value(v.reader));
+      const stored = hit.value(v.reader);
+      return Buffer.from(this.useVersions ? stored.subarray(8) : stored);
     } finally {
       v.done();
     }
   }
 
-  doesExist(key: unknown): boolean {
+  /**
+   * Whether `key` exists. With a second argument, as lmdb-js: `null` asks whether it does NOT
+   * exist; in a database with useVersions, a number asks whether it exists with that version
+   * (IF_EXISTS: any); otherwise a value asks whether the key holds exactly that value (its
+   * encoded bytes equal).
+   */
+  doesExist(key: unknown, value?: unknown, options?: GetOptions): boolean {
+    const given = transactionOf(this.env, options, 'doesExist');
     const klen = this.encodeKey(key);
-    const v = this.view();
+    const v: View = given !== null ? { reader: given, tree: given.tree(this.name), done: noop, txn: null } : this.view();
     try {
-      return this.existsIn(v.reader, v.tree, klen);
+      if (value === undefined) return this.existsIn(v.reader, v.tree, klen);
+      if (value === null) return !this.existsIn(v.reader, v.tree, klen);
+      const want = this.useVersions ? null : this.encodeValue(value);
+      const hit = this.hit;
+      if (v.tree === undefined || !lookup(v.reader, v.tree, this.keyBuf, klen, hit)) return false;
+      if (want === null) {
+        checkVersion('doesExist(key, version): version', value, false);
+        return satisfies(hit.value(v.reader), value as number);
+      }
+      return Buffer.from(want).equals(hit.value(v.reader));
     } finally {
       v.done();
     }
+  }
+
+  /** lmdb-js's entry form of get(): `{ value, version }` (`{ value }` without useVersions), or undefined. */
+  getEntry(key: unknown, options?: GetOptions): { value: V; version?: number } | undefined {
+    if (!this.useVersions) {
+      const value = this.get(key, options);
+      return value === undefined ? undefined : { value };
+    }
+    const given = transactionOf(this.env, options, 'get');
+    const klen = this.encodeKey(key);
+    const v: View = given !== null ? { reader: given, tree: given.tree(this.name), done: noop, txn: null } : this.view();
+    try {
+      const hit = this.hit;
+      if (v.tree === undefined || !lookup(v.reader, v.tree, this.keyBuf, klen, hit)) return undefined;
+      const stored = hit.value(v.reader);
+      return { value: this.valueCodec.decode(stored) as V, version: versionOf(stored) };
+    } finally {
+      v.done();
+    }
+  }
+
+  /**
+   * The values of `keys`, in order, all read from one snapshot (or the open write transaction).
+   * The read is synchronous; the promise (and `callback(error, values)`) are lmdb-js's form.
+   */
+  getMany(keys: readonly unknown[], callback?: (error: unknown, values?: (V | undefined)[]) => void): Promise<(V | undefined)[]> {
+    const p = new Promise<(V | undefined)[]>((resolve) => {
+      if (!Array.isArray(keys)) throw new InvalidOptionError('getMany(keys): keys must be an array');
+      const v = this.view();
+      try {
+        resolve(keys.map((k) => this.getIn(v.reader, v.tree, this.encodeKey(k))));
+      } finally {
+        v.done();
+      }
+    });
+    if (callback !== undefined) p.then((values) => callback(null, values), (e) => callback(e));
+    return p;
+  }
+
+  /** Reads the pages of `keys` into this thread's page cache (lmdb-js's prefetch; here the read is synchronous). */
+  prefetch(keys: readonly unknown[], callback?: () => void): Promise<void> {
+    return this.getMany(keys).then(() => callback?.());
+  }
+
+  /**
+   * The number of entries in a range (getRange's options, `offset` skipping as there); counts by
+   * walking the range. `limit` is refused: lmdb-js 3.5 ignores it here, so code relying on either
+   * meaning would silently change.
+   */
+  getCount(options: RangeOptions = {}): number {
+    checkRangeOptions(options, this.useVersions);
+    if (options.limit !== undefined) throw new InvalidOptionError('getCount()/getKeysCount() do not take limit (lmdb-js ignores it there; count, then take the minimum)');
+    const it = this.iterate(options, false, transactionOf(this.env, options, 'getCount') ?? undefined);
+    let n = 0;
+    while (!it.next().done) n++;
+    return n;
+  }
+
+  /** The number of keys in a range: getCount(), since a key holds one value. */
+  getKeysCount(options: RangeOptions = {}): number {
+    return this.getCount(options);
+  }
+
+  /** lmdb-js's: reads here always see the newest committed version (or the open write transaction), so there is nothing to reset. */
+  resetReadTxn(): void {}
+
+  /** A read transaction for `get(key, { transaction })` and `getRange({ transaction })`; call its done() (or end()) when finished. */
+  useReadTransaction(): ReadTransaction {
+    return this.beginRead();
   }
 
   /**
@@ -164,12 +304,16 @@ export class Database<V = any> implements DatabaseRef<V> {
    * one snapshot: the version current when it starts (or the open write transaction).
    */
   getRange(options: RangeOptions = {}): RangeIterable<Entry<V>> {
-    return new RangeIterable(() => this.iterate(options, true) as Iterator<Entry<V>>);
+    checkRangeOptions(options, this.useVersions);
+    const given = transactionOf(this.env, options, 'getRange') ?? undefined;
+    return new RangeIterable(() => this.iterate(options, true, given) as Iterator<Entry<V>>);
   }
 
   /** Keys in order, as getRange but without decoding values. */
   getKeys(options: RangeOptions = {}): RangeIterable<Key> {
-    return new RangeIterable(() => this.iterate(options, false) as Iterator<Key>);
+    checkRangeOptions(options, this.useVersions);
+    const given = transactionOf(this.env, options, 'getKeys') ?? undefined;
+    return new RangeIterable(() => this.iterate(options, false, given) as Iterator<Key>);
   }
 
   /**
@@ -201,65 +345,113 @@ export class Database<V = any> implements DatabaseRef<V> {
    * put and remove of this event-loop turn shares that one commit. Inside an open write
    * transaction of this thread, writes into it and resolves at once.
    */
-  put(key: unknown, value: V): Promise<boolean> {
+  put(key: unknown, value: V, ...versions: unknown[]): Promise<boolean> {
+    const [version, ifVersion] = this.versionArgs('put', versions, ['version', 'ifVersion']);
+    this.writable('put');
     const klen = this.encodeKey(key);
-    const v = this.encodeValue(value);
+    const v = this.encodeValue(value, version);
     const env = this.env;
     env.checkOpen();
-    if (env.writeTxn !== null) return Promise.resolve(this.putIn(env.writeTxn, this.keyBuf, klen, v) || true);
+    if (env.writeTxn !== null) {
+      const w = env.writeTxn;
+      if (ifVersion !== undefined && !this.conditionHolds(w, this.keyBuf, klen, ifVersion)) return Promise.resolve(false);
+      return Promise.resolve(this.putIn(w, this.keyBuf, klen, v) || true);
+    }
     const k = Buffer.from(this.keyBuf.subarray(0, klen));
     const vc = Uint8Array.prototype.slice.call(v); // a copy: the encoder's buffer or the caller's Buffer may change before the batch runs
     return new Promise((resolve, reject) => {
-      this.queue.add({ apply: (txn) => (this.putIn(txn, k, klen, vc), true), resolve, reject });
+      this.queue.add({
+        // the condition is checked at commit time, in the batch's transaction (as lmdb-js does)
+        apply: (txn) => (ifVersion !== undefined && !this.conditionHolds(txn, k, klen, ifVersion) ? false : (this.putIn(txn, k, klen, vc), true)),
+        resolve,
+        reject,
+      });
     });
   }
 
   /** Removes `key`. Resolves to whether it existed, once committed and durable (batched as put). */
-  remove(key: unknown): Promise<boolean> {
+  remove(key: unknown, ...versions: unknown[]): Promise<boolean> {
+    const [ifVersion] = this.versionArgs('remove', versions, ['ifVersion or value'], true);
+    this.writable('remove');
     const klen = this.encodeKey(key);
     const env = this.env;
     env.checkOpen();
-    if (env.writeTxn !== null) return Promise.resolve(this.removeIn(env.writeTxn, this.keyBuf, klen));
+    if (env.writeTxn !== null) {
+      const w = env.writeTxn;
+      if (ifVersion !== undefined && !this.conditionHolds(w, this.keyBuf, klen, ifVersion)) return Promise.resolve(false);
+      return Promise.resolve(this.removeIn(w, this.keyBuf, klen));
+    }
     const k = Buffer.from(this.keyBuf.subarray(0, klen));
     return new Promise((resolve, reject) => {
-      this.queue.add({ apply: (txn) => this.removeIn(txn, k, klen), resolve, reject });
+      this.queue.add({ apply: (txn) => (ifVersion !== undefined && !this.conditionHolds(txn, k, klen, ifVersion) ? false : this.removeIn(txn, k, klen)), resolve, reject });
     });
   }
 
   /** Stores `value` under `key` and commits durably before returning (or writes into the open transaction). Returns true when the key was new. */
-  putSync(key: unknown, value: V): boolean {
+  putSync(key: unknown, value: V, ...versions: unknown[]): boolean {
+    const [version] = this.versionArgs('putSync', versions, ['version or options']);
+    this.writable('putSync');
     const klen = this.encodeKey(key);
-    const v = this.encodeValue(value);
+    const v = this.encodeValue(value, version);
     return this.env.writeTxn !== null
       ? this.putIn(this.env.writeTxn, this.keyBuf, klen, v)
       : this.transactionSync(() => this.putIn(this.env.writeTxn!, this.keyBuf, klen, v));
   }
 
   /** Removes `key` and commits durably before returning; returns whether it existed. */
-  removeSync(key: unknown): boolean {
+  removeSync(key: unknown, ...versions: unknown[]): boolean {
+    const [ifVersion] = this.versionArgs('removeSync', versions, ['ifVersion or value'], true);
+    this.writable('removeSync');
     const klen = this.encodeKey(key);
-    return this.env.writeTxn !== null
-      ? this.removeIn(this.env.writeTxn, this.keyBuf, klen)
-      : this.transactionSync(() => this.removeIn(this.env.writeTxn!, this.keyBuf, klen));
+    const run = (w: WriteTxn): boolean => (ifVersion !== undefined && !this.conditionHolds(w, this.keyBuf, klen, ifVersion) ? false : this.removeIn(w, this.keyBuf, klen));
+    return this.env.writeTxn !== null ? run(this.env.writeTxn) : this.transactionSync(() => run(this.env.writeTxn!));
+  }
+
+  /**
+   * The version arguments of put/remove (lmdb-js's `version`, `ifVersion`): refused unless the
+   * database has useVersions, else checked to be numbers (`ifVersion` may be null: "must not
+   * exist"). `firstIsCondition`: remove's only one is an ifVersion.
+   */
+  private versionArgs(call: string, args: readonly unknown[], names: readonly string[], firstIsCondition = false): [number | undefined, (number | null | undefined)?] {
+    if (!this.useVersions) {
+      refuseExtra(call, args, names);
+      return [undefined, undefined];
+    }
+    if (args.length > 2 || (firstIsCondition && args.length > 1)) refuseExtra(call, args.slice(firstIsCondition ? 1 : 2), ['next']);
+    const [a, b] = args;
+    if (a !== undefined) checkVersion(`${call}(): ${firstIsCondition ? 'ifVersion' : 'version'}`, a, firstIsCondition);
+    if (b !== undefined) checkVersion(`${call}(): ifVersion`, b, true);
+    return [a as number | undefined, b as number | null | undefined];
+  }
+
+  /** Whether the entry of the encoded `key[0, klen)` satisfies `ifVersion` in `txn` (api/versions.ts). */
+  private conditionHolds(txn: WriteTxn, key: Uint8Array, klen: number, ifVersion: number | null): boolean {
+    const hit = this.hit;
+    const t = txn.tree(this.name);
+    return satisfies(lookup(txn, t, key, klen, hit) ? hit.value(txn) : undefined, ifVersion);
   }
 
   // ---------------------------------------------------------------- transactions
 
   /**
-   * Runs `fn` in a write transaction and commits when it returns (aborts when it throws).
-   * Nested calls join the outer transaction. `fn` must be synchronous.
+   * Runs `fn` in a write transaction and commits when it returns; aborts when it throws or returns
+   * ABORT. Called inside another write transaction, runs as a child transaction of it (as in
+   * lmdb-js): a throw or ABORT undoes only what `fn` did. `fn` must be synchronous.
    */
-  transactionSync<T>(fn: () => T): T {
+  transactionSync<T>(fn: () => T, ...unsupported: unknown[]): T {
+    refuseExtra('transactionSync', unsupported, ['flags']);
+    this.writable('transactionSync');
     const env = this.env;
     env.checkOpen();
-    if (env.writeTxn !== null) return fn();
+    if (env.writeTxn !== null) return this.childSync(env.writeTxn, fn);
     const txn = env.beginWriteSync();
     try {
       const result = fn();
-      if (result && typeof (result as { then?: unknown }).then === 'function') {
+      if (isPromise(result)) {
         throw new InvalidOptionError('transactionSync() callback returned a promise; use transaction() for async callbacks');
       }
-      if (txn.state === 'active') txn.commit();
+      if (result === ABORT) txn.abort();
+      else if (txn.state === 'active') txn.commit();
       return result;
     } catch (e) {
       txn.abort();
@@ -272,9 +464,183 @@ export class Database<V = any> implements DatabaseRef<V> {
    * it returns or its promise resolves. While it is pending, this thread's writes go into it.
    */
   transaction<T>(fn: () => T | Promise<T>): Promise<T> {
+    this.writable('transaction');
     this.env.checkOpen();
     if (this.env.writeTxn !== null) return Promise.resolve().then(fn);
-    return this.queue.transaction(() => fn());
+    // ABORT as the result aborts; the queue then commits nothing (it commits an active transaction only).
+    return this.queue.transaction((txn) => {
+      const r = fn();
+      if (!isPromise(r)) return abortOn(txn, r);
+      return Promise.resolve(r).then((v) => abortOn(txn, v));
+    });
+  }
+
+  /**
+   * A child transaction of the open write transaction of this thread: a throw (or rejection) or
+   * ABORT from `fn` undoes what it wrote, and only that; otherwise its writes stay in the parent.
+   * With no write transaction open, it is a transaction() of its own. A savepoint copies the
+   * parent's dirty pages (txn/savepoint.ts), so a child of a large transaction costs that copy.
+   */
+  childTransaction<T>(fn: () => T | Promise<T>): Promise<T> {
+    this.writable('childTransaction');
+    const env = this.env;
+    env.checkOpen();
+    const w = env.writeTxn;
+    if (w === null) return this.transaction(fn);
+    const sp = savepoint(w);
+    let r: T | Promise<T>;
+    try {
+      r = fn();
+    } catch (e) {
+      rollbackTo(sp);
+      return Promise.reject(e);
+    }
+    if (!isPromise(r)) {
+      if (r === ABORT) rollbackTo(sp);
+      return Promise.resolve(r);
+    }
+    return Promise.resolve(r).then(
+      (v) => (v === ABORT && rollbackTo(sp), v),
+      (e) => {
+        if (w.state === 'active') rollbackTo(sp);
+        throw e;
+      },
+    );
+  }
+
+  private childSync<T>(w: WriteTxn, fn: () => T): T {
+    const sp = savepoint(w);
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      if (w.state === 'active') rollbackTo(sp);
+      throw e;
+    }
+    if (isPromise(result)) throw new InvalidOptionError('transactionSync() callback returned a promise; use transaction() for async callbacks');
+    if (result === ABORT) rollbackTo(sp);
+    return result;
+  }
+
+  /**
+   * Runs `fn` in a transaction (queued as transaction()) only if `key` does not exist when it
+   * runs; resolves to whether it ran. Unlike lmdb-js, `fn` runs then, not at the call.
+   */
+  ifNoExists(key: unknown, fn: () => unknown): Promise<boolean> {
+    this.writable('ifNoExists');
+    const k = this.encodeKeyCopy(key);
+    return this.transaction(async () => {
+      const w = this.env.writeTxn!;
+      this.keyBuf.set(k);
+      if (this.existsIn(w, w.tree(this.name), k.length)) return false;
+      await fn();
+      return true;
+    });
+  }
+
+  /**
+   * lmdb-js's batch(): the writes `fn` makes, in one transaction (queued as transaction());
+   * resolves to true once committed. Unlike lmdb-js, `fn` runs then, not at the call.
+   */
+  batch(fn: () => unknown): Promise<boolean> {
+    this.writable('batch');
+    return this.transaction(async () => {
+      await fn();
+      return true;
+    });
+  }
+
+  /**
+   * Runs `fn` in a transaction (queued as transaction()) only if the entry of `key` has version
+   * `version` when it runs (null: does not exist; IF_EXISTS: exists); resolves to whether it ran.
+   * A version other than null needs useVersions. Unlike lmdb-js, `fn` runs then, not at the call.
+   */
+  ifVersion(key: unknown, version: number | null, fn: () => unknown): Promise<boolean> {
+    if (version === null) return this.ifNoExists(key, fn);
+    if (!this.useVersions) throw new InvalidOptionError('ifVersion(key, version): this database has no entry versions (open it with useVersions: true)');
+    checkVersion('ifVersion(): version', version, false);
+    this.writable('ifVersion');
+    const k = this.encodeKeyCopy(key);
+    return this.transaction(async () => {
+      if (!this.conditionHolds(this.env.writeTxn!, k, k.length, version)) return false;
+      await fn();
+      return true;
+    });
+  }
+
+  // ---------------------------------------------------------------- clear and drop
+
+  /** Removes every entry of this database, in one commit (or in the open write transaction); its pages are freed. */
+  clearSync(): void {
+    this.writable('clearSync');
+    this.env.checkOpen();
+    const w = this.env.writeTxn; // inside a transaction: join it (no child savepoint to copy)
+    if (w !== null) clearDatabase(w, this.name);
+    else this.transactionSync(() => clearDatabase(this.env.writeTxn!, this.name));
+  }
+
+  /** clearSync() as an asynchronous transaction, queued after the writes issued before it. */
+  clearAsync(): Promise<void> {
+    this.writable('clearAsync');
+    return this.transaction(() => clearDatabase(this.env.writeTxn!, this.name));
+  }
+
+  /** lmdb-js's older name of clearAsync(). */
+  clear(): Promise<void> {
+    return this.clearAsync();
+  }
+
+  /** Removes this named database: its entries, its pages and its name. A later write creates it again, empty. */
+  dropSync(): void {
+    this.writable('dropSync');
+    const name = this.droppable();
+    this.env.checkOpen();
+    const w = this.env.writeTxn;
+    if (w !== null) dropDatabase(w, name);
+    else this.transactionSync(() => dropDatabase(this.env.writeTxn!, name));
+  }
+
+  /** dropSync() as an asynchronous transaction. */
+  drop(): Promise<void> {
+    this.writable('drop');
+    const name = this.droppable();
+    return this.transaction(() => dropDatabase(this.env.writeTxn!, name));
+  }
+
+  private droppable(): string {
+    if (this.name === null) throw new InvalidOptionError('the root database cannot be dropped (it holds the file); use clearSync() or clearAsync() to empty it');
+    return this.name;
+  }
+
+  // ---------------------------------------------------------------- events
+
+  /**
+   * 'beforecommit': called before every commit of this file in this thread, with the write
+   * transaction still open, so that what it writes joins the commit (a throw stops the commit).
+   * 'aftercommit': called with `{ txnId }` once a commit is durable. lmdb-js fires beforecommit
+   * only for its batches of asynchronous writes; rotadb fires both for every commit.
+   */
+  on(event: 'beforecommit' | 'aftercommit', listener: CommitListener): this {
+    this.listeners(event).push(listener);
+    return this;
+  }
+
+  off(event: 'beforecommit' | 'aftercommit', listener: CommitListener): this {
+    const list = this.listeners(event);
+    const i = list.indexOf(listener);
+    if (i >= 0) list.splice(i, 1);
+    return this;
+  }
+
+  private listeners(event: string): CommitListener[] {
+    if (event !== 'beforecommit' && event !== 'aftercommit') throw new InvalidOptionError(`unknown event ${String(event)} (rotadb has 'beforecommit' and 'aftercommit')`);
+    const l = listenersOf(this.env);
+    return event === 'beforecommit' ? l.before : l.after;
+  }
+
+  /** @internal Throws ReadOnlyError when this database was opened with `readOnly: true`. */
+  writable(what: string): void {
+    if (this.readOnly) throw new ReadOnlyError(what);
   }
 
   /** Begins a read transaction on the current version; end it (or use `using`) to release it. */
@@ -284,12 +650,26 @@ export class Database<V = any> implements DatabaseRef<V> {
 
   /** Begins the write transaction, waiting up to writeTimeoutMs; commit or abort it (or use `using`). */
   beginWrite(): WriteTransaction {
+    this.writable('beginWrite');
     return new WriteTransaction(this, this.env.beginWriteSync());
   }
 
-  /** Resolves when every asynchronous write issued so far has committed (or failed). */
-  flushed(): Promise<void> {
-    return this.queue.flushed();
+  /**
+   * Settles when every asynchronous write issued so far has committed (or failed): `await
+   * db.flushed` as in lmdb-js (resolves to true), or `await db.flushed()` as before.
+   * A rotadb commit is durable when it resolves, so this is the same moment as `committed`.
+   */
+  get flushed(): Flushed {
+    const p = this.queue.flushed();
+    const f = (() => p) as Flushed;
+    const done = p.then(() => true);
+    f.then = done.then.bind(done);
+    return f;
+  }
+
+  /** A promise that resolves (to true) when every asynchronous write issued so far has committed. */
+  get committed(): Promise<boolean> {
+    return this.queue.flushed().then(() => true);
   }
 
   // ---------------------------------------------------------------- inspection
@@ -332,12 +712,28 @@ export class Database<V = any> implements DatabaseRef<V> {
 export class RootDatabase<V = any> extends Database<V> {
   private readonly dbs = new Map<string, Database>();
 
-  /** A named database in the same file; writes to all of them share transactions. */
-  openDB<W = any>(name: string, options: DatabaseOptions = {}): Database<W> {
+  /**
+   * A named database in the same file; writes to all of them share transactions.
+   * `openDB(name, options)` or `openDB({ name, ...options })`.
+   */
+  openDB<W = any>(name: string, options?: DatabaseOptions): Database<W>;
+  openDB<W = any>(options: DatabaseOptions & { name: string }): Database<W>;
+  openDB<W = any>(nameOrOptions: string | (DatabaseOptions & { name: string }), options: DatabaseOptions = {}): Database<W> {
     this.env.checkOpen();
+    let name: unknown = nameOrOptions;
+    if (typeof nameOrOptions === 'object' && nameOrOptions !== null) {
+      if (arguments.length > 1) throw new InvalidOptionError('openDB({ name, ...options }) takes one argument');
+      ({ name, ...options } = nameOrOptions);
+    } else if ((options as { name?: unknown }).name !== undefined && (options as { name?: unknown }).name !== name) {
+      throw new InvalidOptionError(`openDB(name, options): options.name differs from name (${String(name)})`);
+    }
+    checkDbOptions(options);
+    checkEncodingNames(options);
+    if (options.encoding !== undefined) valueCodec(options.encoding);
+    if (options.keyEncoding !== undefined) keyCodec(options.keyEncoding);
     if (typeof name !== 'string' || name.length === 0) throw new InvalidOptionError('a database name must be a non-empty string');
     if (Buffer.byteLength(name) > this.maxKeySize) throw new InvalidOptionError(`database name longer than ${this.maxKeySize} bytes`);
-    const db = new Database<W>(this.env, this.queue, name, options);
+    const db = new Database<W>(this.env, this.queue, name, options, this.readOnly);
     this.dbs.set(name, db);
     return db;
   }
@@ -348,7 +744,12 @@ export class RootDatabase<V = any> extends Database<V> {
   }
 
   /** Copies one consistent snapshot, page for page, while writers go on. */
-  backup(dest: string, options?: BackupOptions): Promise<BackupResult> {
+  backup(dest: string, options?: BackupOptions): Promise<BackupResult>;
+  /** lmdb-js's form: `compact` true writes a compacted copy (compact()), false a page copy. */
+  backup(dest: string, compact: boolean): Promise<BackupResult | CompactResult>;
+  backup(dest: string, options?: BackupOptions | boolean): Promise<BackupResult | CompactResult> {
+    // lmdb-js's backup(path, compact): true makes a compacted copy.
+    if (typeof options === 'boolean') return options ? compact(this.env, dest) : backup(this.env, dest);
     return backup(this.env, dest, options);
   }
 
@@ -359,6 +760,7 @@ export class RootDatabase<V = any> extends Database<V> {
 
   /** Reads a dump into this database, in bounded transactions. */
   load(input: DumpReader | Readable | NodeJS.ReadableStream | AsyncIterable<string | Buffer>, options?: LoadOptions): Promise<LoadResult> {
+    this.writable('load');
     return load(this.env, input, options, (body) => this.transaction(() => body(this.env.writeTxn!)));
   }
 
@@ -376,3 +778,9 @@ export class RootDatabase<V = any> extends Database<V> {
 }
 
 function noop(): void {}
+
+/** A transaction() callback's result: ABORT aborts the transaction (and is the result). */
+function abortOn<T>(txn: WriteTxn, result: T): T {
+  if (result === ABORT && txn.state === 'active') txn.abort();
+  return result;
+}

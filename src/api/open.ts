@@ -1,15 +1,24 @@
 /**
- * open(): the entry point. Validates what it can before touching the file (the encodings), then
- * opens the environment (or joins another thread's) and returns its root database.
+ * open(): the entry point. Validates what it can before touching the file (every option is one
+ * rotadb implements or is refused, see api/lmdb-options.ts; the encodings), then opens the
+ * environment (or joins another thread's) and returns its root database.
  */
+import * as fs from 'node:fs';
 import { Environment, isHandle, type DatabaseHandle, type EnvOptions } from '../env/environment.js';
 import { keyCodec } from '../encoding/keys.js';
 import { valueCodec } from '../encoding/values.js';
 import { RootDatabase, type DatabaseOptions } from './database.js';
 import { WriteQueue } from './write-queue.js';
-import { InvalidOptionError } from '../errors.js';
+import { checkEncodingNames, checkOpenOptions } from './lmdb-options.js';
+import { FileNotFoundError, InvalidOptionError } from '../errors.js';
 
-export interface OpenOptions extends EnvOptions, DatabaseOptions {}
+export interface OpenOptions extends EnvOptions, DatabaseOptions {
+  /**
+   * Open for reading only: no write transaction can begin, and every write throws ReadOnlyError
+   * (ROTA_READ_ONLY). The file must exist. The lock file is still taken (one process per file).
+   */
+  readOnly?: boolean;
+}
 
 /**
  * Opens (or creates) a database file: `open(path, options)` or `open({ path, ...options })`.
@@ -19,18 +28,26 @@ export interface OpenOptions extends EnvOptions, DatabaseOptions {}
 export function open<V = any>(pathOrOptions: string | OpenOptions | DatabaseHandle, options: OpenOptions = {}): RootDatabase<V> {
   if (isHandle(pathOrOptions)) {
     if (options.path !== undefined || options.storage !== undefined) throw new InvalidOptionError('open(handle, options): the handle names the file; options may not');
-    validateEncodings(options);
+    validate(options);
     const env = Environment.join(pathOrOptions, options);
-    return new RootDatabase<V>(env, new WriteQueue(env), null, options);
+    return new RootDatabase<V>(env, new WriteQueue(env), null, options, options.readOnly === true);
   }
   const opts: OpenOptions = typeof pathOrOptions === 'string' ? { ...options, path: pathOrOptions } : { ...pathOrOptions };
-  validateEncodings(opts);
+  validate(opts);
+  const readOnly = opts.readOnly === true;
+  // A read-only open must not create the file (Environment.open would).
+  if (readOnly && opts.storage === undefined && typeof opts.path === 'string' && !fs.existsSync(opts.path)) {
+    throw new FileNotFoundError(`${opts.path} (readOnly: true does not create a database)`);
+  }
   const env = Environment.open(opts);
-  return new RootDatabase<V>(env, new WriteQueue(env), null, opts);
+  return new RootDatabase<V>(env, new WriteQueue(env), null, opts, readOnly);
 }
 
-/** The codec constructors throw InvalidOptionError for an unknown encoding. */
-function validateEncodings(o: DatabaseOptions): void {
+/** Every option is known; the codec constructors throw InvalidOptionError for an unknown encoding. */
+function validate(o: OpenOptions): void {
+  checkOpenOptions(o);
+  if (o.readOnly !== undefined && typeof o.readOnly !== 'boolean') throw new InvalidOptionError('readOnly must be a boolean');
+  checkEncodingNames(o);
   if (o.encoding !== undefined) valueCodec(o.encoding);
   if (o.keyEncoding !== undefined) keyCodec(o.keyEncoding);
 }

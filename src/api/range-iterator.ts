@@ -1,7 +1,12 @@
 /**
- * One range iteration (getRange, getKeys): a Cursor over one snapshot, from `start` (inclusive)
- * to `end` (exclusive), forward or with `reverse` from the last key <= start down, skipping
- * `offset` entries and returning at most `limit`.
+ * One range iteration (getRange, getKeys): a Cursor over one snapshot, from `start` (inclusive,
+ * or exclusive with `exclusiveStart`) to `end` (exclusive, or inclusive with `inclusiveEnd`),
+ * forward or with `reverse` from the last key <= start down, skipping `offset` entries and
+ * returning at most `limit`.
+ *
+ * With `snapshot: false` (and no transaction to read in), nothing is pinned between steps: each
+ * step is a short read of the newest version that seeks past the last key returned, reads one
+ * entry and releases its pin (validated, so an expired short read throws rather than returns).
  *
  * It starts lazily, at the first next(): over the transaction it was given (the transaction
  * objects), else over the thread's open write transaction, else over a snapshot of its own
@@ -22,12 +27,20 @@ import { LeafCopies } from '../btree/leaf-copies.js';
 import type { ReadTxn } from '../txn/read.js';
 import type { WriteTxn } from '../txn/write.js';
 import { InvalidOptionError } from '../errors.js';
+import { versionOf } from './versions.js';
 
 export class RangeIterator<V> implements Iterator<Entry<V> | Key> {
   private state: 'new' | 'open' | 'done' = 'new';
   private readonly startKey: Uint8Array | null;
   private readonly endKey: Uint8Array | null;
   private readonly reverse: boolean;
+  private readonly inclusiveEnd: boolean;
+  private readonly exclusiveStart: boolean;
+  /** `snapshot: false` asked for; `renewing` once it applies (no transaction given or open). */
+  private readonly noSnapshot: boolean;
+  private renewing = false;
+  /** Add each entry's version (getRange({ versions: true }) on a database with useVersions). */
+  private readonly versions: boolean;
   private limit: number;
   private skip: number;
   /** The snapshot this iterator pinned itself, released when it finishes. */
@@ -39,7 +52,7 @@ export class RangeIterator<V> implements Iterator<Entry<V> | Key> {
   private cursor: Cursor | null = null;
   /** The write transaction's modCount the cursor's path is valid for. */
   private seen = -1;
-  /** Over a write transaction: a copy of the last key returned, to re-seek from. */
+  /** Over a write transaction, or renewing: a copy of the last key returned, to re-seek from. */
   private last: Uint8Array | null = null;
   /** Binary values of committed leaves (not over a write transaction: its pages change). */
   private copies: LeafCopies | null = null;
@@ -54,6 +67,10 @@ export class RangeIterator<V> implements Iterator<Entry<V> | Key> {
     this.startKey = options.start === undefined ? null : db.encodeKeyCopy(options.start);
     this.endKey = options.end === undefined ? null : db.encodeKeyCopy(options.end);
     this.reverse = options.reverse === true;
+    this.inclusiveEnd = options.inclusiveEnd === true;
+    this.exclusiveStart = options.exclusiveStart === true;
+    this.noSnapshot = options.snapshot === false;
+    this.versions = options.versions === true && db.useVersions;
     this.limit = options.limit ?? Infinity;
     this.skip = options.offset ?? 0;
   }
@@ -78,19 +95,28 @@ export class RangeIterator<V> implements Iterator<Entry<V> | Key> {
     if (this.state === 'new') {
       this.state = 'open';
       ok = this.start();
+    } else if (this.renewing) {
+      ok = this.renew();
     } else if (write !== null) {
       write.assertActive();
       ok = write.modCount !== this.seen ? this.resync(write) : this.advance();
     } else {
       ok = this.advance();
     }
+    const r = this.emit(ok);
+    if (this.renewing && this.own !== null) this.releaseShort();
+    return r;
+  }
+
+  /** From the cursor's position (`ok`: it has one), the next entry within the range, or the end. */
+  private emit(ok: boolean): IteratorResult<Entry<V> | Key> {
     for (;;) {
       if (!ok || this.limit <= 0) return this.ended();
       const c = this.cursor!;
       const end = this.endKey;
       if (end !== null) {
         const cmp = c.compareKey(end);
-        if (this.reverse ? cmp <= 0 : cmp >= 0) return this.ended();
+        if (this.inclusiveEnd ? (this.reverse ? cmp < 0 : cmp > 0) : (this.reverse ? cmp <= 0 : cmp >= 0)) return this.ended();
       }
       if (this.skip > 0) {
         this.skip--;
@@ -98,7 +124,7 @@ export class RangeIterator<V> implements Iterator<Entry<V> | Key> {
         continue;
       }
       this.limit--;
-      if (this.write !== null) this.last = c.copyKey();
+      if (this.write !== null || this.renewing) this.last = c.copyKey();
       const page = c.page as Buffer; // pages are Buffers (pages/pager.ts, txn/write.ts)
       const key = this.db.keyCodec.read(page, c.keyStart, c.keyEnd);
       if (!this.withValues) {
@@ -109,8 +135,9 @@ export class RangeIterator<V> implements Iterator<Entry<V> | Key> {
       if (c.isOverflow) value = this.db.valueCodec.decode(c.value()) as V;
       else if (this.copies !== null) value = this.copies.take(c) as V;
       else value = this.db.valueCodec.decodeAt(page, c.valueStart, c.valueEnd) as V;
+      const entry: Entry<V> = this.versions ? { key, value, version: versionOf(c.value()) } : { key, value };
       this.read?.check();
-      return { done: false, value: { key, value } };
+      return { done: false, value: entry };
     }
   }
 
@@ -127,6 +154,9 @@ export class RangeIterator<V> implements Iterator<Entry<V> | Key> {
       else this.read = given;
     } else if (env.writeTxn !== null) {
       reader = this.write = env.writeTxn;
+    } else if (this.noSnapshot) {
+      this.renewing = true;
+      this.own = this.read = reader = env.beginRead(false);
     } else {
       const own = env.beginRead(true);
       this.own = this.read = reader = own;
@@ -138,8 +168,30 @@ export class RangeIterator<V> implements Iterator<Entry<V> | Key> {
     if (tree === undefined) return false;
     const c = (this.cursor = new Cursor(reader, tree));
     const from = this.startKey;
-    if (this.reverse) return from !== null ? c.seekLE(from, from.length) : c.last();
-    return from !== null ? c.seek(from, from.length) : c.first();
+    let ok: boolean;
+    if (this.reverse) ok = from !== null ? c.seekLE(from, from.length) : c.last();
+    else ok = from !== null ? c.seek(from, from.length) : c.first();
+    if (ok && this.exclusiveStart && from !== null && c.compareKey(from) === 0) ok = this.advance();
+    return ok;
+  }
+
+  /** snapshot: false, a later step: a short read of the newest version, placed after the last key returned. */
+  private renew(): boolean {
+    const env = this.db.env;
+    env.checkOpen();
+    const r = env.beginRead(false);
+    this.own = this.read = r;
+    const tree = r.tree(this.db.name);
+    if (tree === undefined) return false;
+    const c = (this.cursor = new Cursor(r, tree));
+    return this.seekAfter(c, this.last!);
+  }
+
+  /** Ends this step's short read, validated: a step whose pin was expired throws instead of returning. */
+  private releaseShort(): void {
+    const own = this.own!;
+    this.own = this.read = null;
+    own.end();
   }
 
   private advance(): boolean {
@@ -152,6 +204,11 @@ export class RangeIterator<V> implements Iterator<Entry<V> | Key> {
     this.seen = write.modCount;
     const last = this.last;
     if (last === null) return c.valid;
+    return this.seekAfter(c, last);
+  }
+
+  /** Places `c` on the first entry after `last` in iteration order; false when there is none. */
+  private seekAfter(c: Cursor, last: Uint8Array): boolean {
     if (this.reverse) {
       if (!c.seekLE(last, last.length)) return false;
       return c.compareKey(last) === 0 ? c.prev() : true;
@@ -163,6 +220,7 @@ export class RangeIterator<V> implements Iterator<Entry<V> | Key> {
   /** The range or the tree ended: still a read, so an ended or expired reader throws. */
   private ended(): IteratorResult<Entry<V> | Key> {
     this.read?.check();
+    if (this.renewing && this.own !== null) this.releaseShort();
     return this.finish();
   }
 
@@ -172,7 +230,8 @@ export class RangeIterator<V> implements Iterator<Entry<V> | Key> {
       this.cursor = null;
       const own = this.own;
       if (own !== null) {
-        this.db.env.untrack(own);
+        this.own = null;
+        if (!this.renewing) this.db.env.untrack(own);
         own.end(false); // every step was checked for expiry before it returned
       }
     }

@@ -4,10 +4,12 @@
  * the transaction ended. Both work with `using`.
  */
 import type { DatabaseRef, Entry, RangeOptions } from './types.js';
+import type { Environment } from '../env/environment.js';
 import { RangeIterable } from './range.js';
 import type { ReadTxn } from '../txn/read.js';
 import type { WriteTxn } from '../txn/write.js';
 import { TransactionEndedError } from '../errors.js';
+import { checkRangeOptions } from './lmdb-options.js';
 
 /** A read transaction object: one snapshot for its whole life. */
 export class ReadTransaction {
@@ -16,6 +18,11 @@ export class ReadTransaction {
 
   get txnId(): number {
     return this.txn.txnId;
+  }
+
+  /** @internal The file this transaction reads. */
+  get env(): Environment {
+    return this.db.env;
   }
 
   get isActive(): boolean {
@@ -36,6 +43,7 @@ export class ReadTransaction {
   }
 
   getRange<W = any>(options: RangeOptions = {}, db: DatabaseRef<W> = this.db as DatabaseRef<W>): RangeIterable<Entry<W>> {
+    checkRangeOptions(options, db.useVersions);
     return new RangeIterable(() => {
       this.assertActive();
       return db.iterate(options, true, this.txn) as Iterator<Entry<W>>;
@@ -50,6 +58,11 @@ export class ReadTransaction {
     this.txn.end();
   }
 
+  /** lmdb-js's name for end() (a transaction from useReadTransaction()). */
+  done(): void {
+    this.end();
+  }
+
   [Symbol.dispose](): void {
     this.end();
   }
@@ -62,6 +75,11 @@ export class WriteTransaction {
 
   get txnId(): number {
     return this.txn.txnId;
+  }
+
+  /** @internal The file this transaction writes. */
+  get env(): Environment {
+    return this.db.env;
   }
 
   get isActive(): boolean {
@@ -81,6 +99,7 @@ export class WriteTransaction {
   }
 
   getRange<W = any>(options: RangeOptions = {}, db: DatabaseRef<W> = this.db as DatabaseRef<W>): RangeIterable<Entry<W>> {
+    checkRangeOptions(options, db.useVersions);
     return new RangeIterable(() => {
       this.txn.assertActive();
       return db.iterate(options, true, this.txn) as Iterator<Entry<W>>;

@@ -18,26 +18,54 @@ export interface DatabaseOptions {
   encoding?: ValueEncoding;
   /** How keys are ordered: 'ordered' (default; strings, numbers, booleans, null, byte arrays, arrays) or 'binary'. */
   keyEncoding?: KeyEncoding;
+  /**
+   * Store a version (a number) with every entry, as lmdb-js: put(key, value, version, ifVersion),
+   * getEntry(), ifVersion(), getRange({ versions: true }). Open a database with the same setting
+   * every time: the version is stored in front of each value (api/versions.ts).
+   */
+  useVersions?: boolean;
 }
 
 export interface RangeOptions {
-  /** Inclusive. With `reverse`, iteration starts at the last key <= start. */
+  /** Inclusive (unless `exclusiveStart`). With `reverse`, iteration starts at the last key <= start. */
   start?: unknown;
-  /** Exclusive. */
+  /** Exclusive (unless `inclusiveEnd`). */
   end?: unknown;
   reverse?: boolean;
   limit?: number;
   offset?: number;
+  /** Include the entry at `end` too. */
+  inclusiveEnd?: boolean;
+  /** Leave out the entry at `start`. */
+  exclusiveStart?: boolean;
+  /**
+   * true (default): the whole iteration reads the version current when it started (pinning it).
+   * false: each step reads the newest committed version and pins nothing between steps, so a
+   * slow iteration never holds up writers; it may then see writes made after it started.
+   */
+  snapshot?: boolean;
+  /** Include each entry's version (a database with useVersions only). */
+  versions?: boolean;
+  /** Iterate in this transaction (from useReadTransaction(), beginRead() or beginWrite()). */
+  transaction?: unknown;
+}
+
+/** The options of get() and doesExist(): read in an explicit transaction. */
+export interface GetOptions {
+  transaction?: unknown;
 }
 
 export interface Entry<V = unknown> {
   key: Key;
   value: V;
+  /** With getRange({ versions: true }) on a database with useVersions. */
+  version?: number;
 }
 
 /** A database handle (the root database or a named one) as transactions and iterators use it. */
 export interface DatabaseRef<V = any> {
   readonly name: string | null;
+  readonly useVersions: boolean;
   /** @internal */ readonly env: Environment;
   /** @internal */ readonly keyCodec: KeyCodec;
   /** @internal */ readonly valueCodec: ValueCodec;

@@ -354,8 +354,17 @@ export class Environment implements ReadHost, WriteHost {
     if (this.failed) throw this.failed;
   }
 
+  /**
+   * Called around every commit of this thread (api/ sets it for on('beforecommit'/'aftercommit')):
+   * `before` with the transaction still open (what it writes joins the commit; what it throws
+   * stops the commit), `after` once the commit is durable and published.
+   */
+  commitHooks: { before(txn: WriteTxn): void; after(txnId: number): void } | null = null;
+
   commit(txn: WriteTxn): void {
+    this.commitHooks?.before(txn);
     commit(txn);
+    this.commitHooks?.after(txn.txnId);
   }
 
   commitAsync(txn: WriteTxn): Promise<void> {

@@ -4,7 +4,7 @@
  * descriptor goes through this module.
  */
 import type { PageReader, PageWriter, TreeInfo } from '../btree/store.js';
-import { lookup, put } from '../btree/tree.js';
+import { del, lookup, put } from '../btree/tree.js';
 import { Cursor } from '../btree/cursor.js';
 import { LeafCell } from '../btree/leaf-cell.js';
 import { readDbInfo, writeDbInfo } from '../pages/meta.js';
@@ -43,4 +43,10 @@ export function writeDescriptor(w: PageWriter, catalog: TreeInfo, name: string, 
   writeDbInfo(info, 0, tree);
   const k = utf8.encode(name);
   put(w, catalog, k, k.length, info, DBINFO_SIZE);
+}
+
+/** Removes the descriptor of database `name` from `catalog`; false when there was none. */
+export function removeDescriptor(w: PageWriter, catalog: TreeInfo, name: string): boolean {
+  const k = utf8.encode(name);
+  return del(w, catalog, k, k.length);
 }

@@ -34,12 +34,16 @@ describe('rotadb/testing', () => {
     expect(JSON.parse(out)).toEqual({ testing: ['FaultyStorage', 'SimulatedCrash'], inMain: [], crashed: true, a: 1, b: null, ok: true });
   });
 
-  it('points both conditions of every exports entry at files the build makes', () => {
-    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, string>> };
-    expect(Object.keys(pkg.exports)).toEqual(['.', './testing', './level']);
-    for (const entry of Object.values(pkg.exports)) {
-      expect(Object.keys(entry)).toEqual(['types', 'import']);
-      for (const file of Object.values(entry)) expect(fs.existsSync(path.join(root, file)), file).toBe(true);
+  it('points the types and code of both conditions of every exports entry at files the build makes', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { exports: Record<string, string | Record<string, Record<string, string>>> };
+    expect(Object.keys(pkg.exports)).toEqual(['.', './testing', './level', './package.json']);
+    for (const [name, entry] of Object.entries(pkg.exports)) {
+      if (name === './package.json') continue;
+      expect(Object.keys(entry)).toEqual(['import', 'require']);
+      for (const cond of Object.values(entry as Record<string, Record<string, string>>)) {
+        expect(Object.keys(cond)).toEqual(['types', 'default']);
+        for (const file of Object.values(cond)) expect(fs.existsSync(path.join(root, file)), file).toBe(true);
+      }
     }
   });
 });
