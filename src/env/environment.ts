@@ -362,13 +362,34 @@ export class Environment implements ReadHost, WriteHost {
   commitHooks: { before(txn: WriteTxn): void; after(txnId: number): void } | null = null;
 
   commit(txn: WriteTxn): void {
-    this.commitHooks?.before(txn);
+    this.beforeCommit(txn);
     commit(txn);
     this.commitHooks?.after(txn.txnId);
   }
 
-  commitAsync(txn: WriteTxn): Promise<void> {
-    return commitAsync(txn);
+  async commitAsync(txn: WriteTxn): Promise<void> {
+    this.beforeCommit(txn);
+    await commitAsync(txn);
+    this.commitHooks?.after(txn.txnId);
+  }
+
+  /**
+   * The beforecommit hook, with `txn` as this thread's write transaction (a background batch too),
+   * so that what the hook writes joins the commit. If it throws, the transaction is aborted.
+   */
+  private beforeCommit(txn: WriteTxn): void {
+    const hooks = this.commitHooks;
+    if (hooks === null) return;
+    const background = txn.background;
+    txn.background = false;
+    try {
+      hooks.before(txn);
+    } catch (e) {
+      txn.abort();
+      throw e;
+    } finally {
+      txn.background = background;
+    }
   }
 
   publish(txn: WriteTxn, meta: Meta, reused: number[]): void {
