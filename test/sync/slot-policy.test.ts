@@ -21,7 +21,7 @@ function rewrite(db: RootDatabase<Buffer>, round: number): void {
 }
 
 /** Asserts that `r` (a snapshot or a database) sees round `round` of every key 0 .. KEYS - 1, and no other of them. */
-function expectRound(r: ReadTransaction<Buffer> | RootDatabase<Buffer>, round: number): void {
+function expectRound(r: ReadTransaction | RootDatabase<Buffer>, round: number): void {
   let n = 0;
   for (const { key, value: v } of r.getRange({ start: 0, end: KEYS })) {
     expect(v).toEqual(value(key as number, round));
