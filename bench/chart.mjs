@@ -27,7 +27,8 @@ function newestTuning() {
 
 const source = process.argv[2] ? path.resolve(process.argv[2]) : newestTuning();
 const data = JSON.parse(fs.readFileSync(source, 'utf8'));
-const results = data.results;
+// the rotating policy only (a result file may hold both policies; see docs/tuning.md for the other)
+const results = data.results.filter((r) => (r.policy ?? 'rotate') === 'rotate');
 
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const fmt = (x) => (Math.round(x * 10) / 10).toString();

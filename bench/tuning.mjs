@@ -1,19 +1,22 @@
-// How long the writer is blocked by a slow reader, as a function of nRoots, the reader's
-// lifetime L and the write rate R.
+// How long the writer is blocked by a slow reader, as a function of the slot policy, nRoots, the
+// reader's lifetime L and the write rate R.
 //
-//   npm run build && node bench/tuning.mjs        (full run, about 2.5 minutes)
-//   TUNING_QUICK=1 node bench/tuning.mjs          (short run, about 35 s)
+//   npm run build && node bench/tuning.mjs        (full run, both policies, about 5 minutes)
+//   TUNING_QUICK=1 node bench/tuning.mjs          (short run, about 1 minute)
 //
-// Overrides: TUNING_SECONDS (per configuration), TUNING_WARMUP_MS, and comma-separated lists
+// Overrides: TUNING_SECONDS (per configuration), TUNING_WARMUP_MS, TUNING_READERS (reader
+// threads, default 1), and comma-separated lists TUNING_POLICIES ('rotate', 'oldest-unpinned'),
 // TUNING_NROOTS, TUNING_LIVES (ms), TUNING_RATES (commits/s).
 //
-// Setup, per nRoots in {1, 2, 4, 8, 16}: a fresh file (noSync: true, encoding 'binary') with
-// 10,000 keys. noSync keeps fsync latency (milliseconds, and very noisy on a shared machine) out
+// Setup, per policy and nRoots in {1, 2, 3, 4, 8, 16}: a fresh file (noSync: true, encoding
+// 'binary', slotPolicy) with 10,000 keys. 'oldest-unpinned' with nRoots 1 or 2 is the rotating
+// rule (there is only one slot other than the current one), so those are run for 'rotate' only. noSync keeps fsync latency (milliseconds, and very noisy on a shared machine) out
 // of the measurement: what is measured is waiting for readers, not waiting for the disk.
 //
 // Per configuration (nRoots, L, R):
-// - one worker thread joins the file (open(db.handle())) and runs read transactions back to back:
-//   beginRead(), one get, hold the snapshot for L ms (Atomics.wait), end();
+// - one worker thread (TUNING_READERS: that many, each on its own) joins the file
+//   (open(db.handle())) and runs read transactions back to back: beginRead(), one get, hold the
+//   snapshot for L ms (Atomics.wait), end();
 // - the main thread is the only writer: single putSync commits (one random key, 100 bytes) paced
 //   at R commits/s by a deadline loop. A commit that finishes after the next deadline is followed
 //   at once by the next one and the schedule restarts from there (missed deadlines are dropped,
@@ -21,8 +24,9 @@
 // - before every commit the writer reads stats(); the increase of the sum of
 //   stats().slots[*].writerWaitedMs over a commit is that commit's wait for readers (rotadb
 //   accumulates it in whole milliseconds, from Date.now()). A commit "was blocked" when its wait
-//   was >= 1 ms. As a cross-check the writer also notes whether the slot it is about to write,
-//   (txnId + 1) mod nRoots, had readers just before the commit, and times each putSync.
+//   was >= 1 ms. As a cross-check the writer also notes whether the commit had to wait by the
+//   rule of its policy just before it ('rotate': slot (txnId + 1) mod nRoots had readers;
+//   'oldest-unpinned': every slot but the current one had readers), and times each putSync.
 // A warm-up of TUNING_WARMUP_MS commits precedes each timed run. Before the configurations of an
 // nRoots, a baseline without any reader gives the plain putSync time.
 //
@@ -36,6 +40,9 @@
 //   With x = R*L commits per reader life: nRoots 1: every commit waits; nRoots >= 2: nothing
 //   waits while x < nRoots - 1; from there on one commit in nRoots - 1 waits, the writer is
 //   blocked 1 - (nRoots-2)/x of the time and makes at most (nRoots-1)/L commits per second.
+//   'oldest-unpinned' (nRoots >= 3): one reader thread pins at most one slot at any moment, and
+//   the writer has nRoots - 1 to choose from, so nothing waits (with TUNING_READERS = k, waits
+//   begin once k >= nRoots - 1 readers can hold distinct versions at once; not modelled).
 //
 // Output: a markdown table on stdout and JSON in bench/results/tuning-<date>.json.
 
@@ -59,10 +66,13 @@ const { open } = await import(rotadbModule);
 const KEYS = 10_000;
 const VALUE_SIZE = 100;
 const QUICK = !!process.env.TUNING_QUICK && process.env.TUNING_QUICK !== '0';
-const NROOTS = list(process.env.TUNING_NROOTS, [1, 2, 4, 8, 16]);
+const POLICIES = (process.env.TUNING_POLICIES || 'rotate,oldest-unpinned').split(',').map((t) => t.trim());
+for (const p of POLICIES) if (p !== 'rotate' && p !== 'oldest-unpinned') throw new Error(`unknown slot policy ${JSON.stringify(p)}`);
+const NROOTS = list(process.env.TUNING_NROOTS, [1, 2, 3, 4, 8, 16]);
+const READERS = num(process.env.TUNING_READERS, 1);
 const LIVES = list(process.env.TUNING_LIVES, QUICK ? [5, 50] : [5, 20, 50]); // ms
 const RATES = list(process.env.TUNING_RATES, [200, 1000]); // commits/s
-const CUSTOM = ['TUNING_NROOTS', 'TUNING_LIVES', 'TUNING_RATES', 'TUNING_SECONDS', 'TUNING_WARMUP_MS'].filter((k) => process.env[k]);
+const CUSTOM = ['TUNING_POLICIES', 'TUNING_READERS', 'TUNING_NROOTS', 'TUNING_LIVES', 'TUNING_RATES', 'TUNING_SECONDS', 'TUNING_WARMUP_MS'].filter((k) => process.env[k]);
 const RUN_MS = num(process.env.TUNING_SECONDS, QUICK ? 1 : 4) * 1000;
 const WARMUP_MS = num(process.env.TUNING_WARMUP_MS, QUICK ? 150 : 300);
 const BASELINE_MS = QUICK ? 300 : 1000;
@@ -130,6 +140,13 @@ async function readerMain() {
 
 // ------------------------------------------------------------------ writer (main thread)
 
+/** Whether the next commit must wait for readers by the rule of `policy`, judged from stats(). */
+function mustWait(st, policy) {
+  const n = st.nRoots;
+  if (policy === 'rotate' || n <= 2) return st.slots[(st.txnId + 1) % n].readers > 0;
+  return st.slots.every((s) => s.txnId === st.txnId || s.readers > 0);
+}
+
 function waitedSum(st) {
   let s = 0;
   for (const slot of st.slots) s += slot.writerWaitedMs;
@@ -140,7 +157,7 @@ function waitedSum(st) {
  * Paced single-put commits for `ms` milliseconds at `rate` per second. Returns per-commit
  * records when `record` is set.
  */
-function writeLoop(db, rate, ms, rand, values, record) {
+function writeLoop(db, policy, rate, ms, rand, values, record) {
   const interval = 1000 / rate;
   const durations = [];
   const waited = [];
@@ -160,8 +177,7 @@ function writeLoop(db, rate, ms, rand, values, record) {
       while ((now = performance.now()) < next) { /* spin the last millisecond */ }
     }
     if (now >= end) break;
-    const target = (st.txnId + 1) % st.nRoots;
-    const hadReaders = st.slots[target].readers > 0;
+    const hadReaders = mustWait(st, policy);
     const i = Math.floor((rand() / 4294967296) * KEYS);
     const t0 = performance.now();
     db.putSync(keyOf(i), values[i & 63]);
@@ -219,29 +235,49 @@ function modelSimple(n, L, R) {
   return Math.min(1, (R * L) / 1000 / n);
 }
 
-function modelSlotRule(n, L, R) {
+function modelSlotRule(policy, n, L, R) {
   const x = (R * L) / 1000;
+  if (policy === 'oldest-unpinned' && n >= 3) {
+    // several reader threads: not modelled (NaN, printed as a dash)
+    return READERS === 1 ? { p: 0, blockedMsPerS: 0, achieved: R } : { p: NaN, blockedMsPerS: NaN, achieved: NaN };
+  }
+  if (READERS > 1) return { p: NaN, blockedMsPerS: NaN, achieved: NaN };
   if (n === 1) return { p: 1, blockedMsPerS: 1000, achieved: Math.min(R, 1000 / L) };
   if (x < n - 1) return { p: 0, blockedMsPerS: 0, achieved: R };
   return { p: 1 / (n - 1), blockedMsPerS: 1000 * Math.max(0, 1 - (n - 2) / x), achieved: Math.min(R, ((n - 1) * 1000) / L) };
 }
 
-async function runConfig(db, n, L, R, rand, values) {
-  const reader = startReader(db, L);
+async function runConfig(db, policy, n, L, R, rand, values) {
+  const readers = Array.from({ length: READERS }, () => startReader(db, L));
   try {
-    const ready = await reader.next();
-    if (!ready.ready) throw new Error('reader: unexpected message');
-    Atomics.store(reader.flags, 0, 1);
-    Atomics.notify(reader.flags, 0);
+    for (const reader of readers) {
+      const ready = await reader.next();
+      if (!ready.ready) throw new Error('reader: unexpected message');
+    }
+    for (const [i, reader] of readers.entries()) {
+      Atomics.store(reader.flags, 0, 1);
+      Atomics.notify(reader.flags, 0);
+      if (i + 1 < READERS) sleepMs(L / READERS); // stagger several readers over one life
+    }
     sleepMs(Math.min(L, 20)); // let the first reader pin a version
-    writeLoop(db, R, WARMUP_MS, rand, values, false);
+    writeLoop(db, policy, R, WARMUP_MS, rand, values, false);
     const cpu0 = process.cpuUsage();
-    const w = writeLoop(db, R, RUN_MS, rand, values, true);
+    const w = writeLoop(db, policy, R, RUN_MS, rand, values, true);
     const cpu = process.cpuUsage(cpu0);
-    Atomics.store(reader.flags, 1, 1);
-    const r = await reader.next();
-    if (!r.done) throw new Error('reader: unexpected message');
-    await reader.exited;
+    for (const reader of readers) Atomics.store(reader.flags, 1, 1);
+    const rs = [];
+    for (const reader of readers) {
+      const m = await reader.next();
+      if (!m.done) throw new Error('reader: unexpected message');
+      await reader.exited;
+      rs.push(m);
+    }
+    // the readers' figures, summed over the reader threads (seconds and maxima: the largest)
+    const r = { readers: 0, seconds: 0, beginWaitMs: 0, beginWaitMax: 0, heldMs: 0, heldMax: 0, bad: 0 };
+    for (const m of rs) {
+      for (const k of ['readers', 'beginWaitMs', 'heldMs', 'bad']) r[k] += m[k];
+      for (const k of ['seconds', 'beginWaitMax', 'heldMax']) r[k] = Math.max(r[k], m[k]);
+    }
     if (r.bad > 0) throw new Error(`reader saw ${r.bad} missing or wrong-sized values`);
     const commits = w.durations.length;
     const blocked = w.waited.filter((x) => x >= 1).length;
@@ -249,8 +285,10 @@ async function runConfig(db, n, L, R, rand, values) {
     const pinned = w.pinned.filter(Boolean).length;
     const sorted = [...w.durations].sort((a, b) => a - b);
     const sec = w.elapsedMs / 1000;
-    const slot = modelSlotRule(n, L, R);
+    const slot = modelSlotRule(policy, n, L, R);
     return {
+      policy,
+      readerThreads: READERS,
       nRoots: n,
       lifeMs: L,
       rate: R,
@@ -286,13 +324,13 @@ async function runConfig(db, n, L, R, rand, values) {
       loadavg1: os.loadavg()[0],
     };
   } catch (e) {
-    await reader.terminate();
+    for (const reader of readers) await reader.terminate();
     throw e;
   }
 }
 
 
-const pct = (x) => `${(100 * x).toFixed(1)}%`;
+const pct = (x) => (Number.isNaN(x) ? '—' : `${(100 * x).toFixed(1)}%`);
 
 async function main() {
   const started = performance.now();
@@ -305,10 +343,10 @@ async function main() {
     cpuModel: os.cpus()[0]?.model ?? 'unknown',
     loadavgAtStart: os.loadavg().map((x) => Number(x.toFixed(2))),
   };
-  log('# Writer blocked by a slow reader: nRoots x reader life x write rate');
+  log('# Writer blocked by a slow reader: slot policy x nRoots x reader life x write rate');
   log(`node ${machine.node}, ${machine.platform}, ${machine.cpus} CPUs, load average ${machine.loadavgAtStart.join(' ')}${git ? `, git ${git.commit}` : ''}${git?.srcChanges.length ? ` (uncommitted in src/: ${git.srcChanges.join('; ')})` : ''}`);
   log(`rotadb module: ${rotadbModule} (${rotadbBuild})`);
-  log(`${QUICK ? 'QUICK run: ' : ''}${KEYS} keys, noSync: true; reader lives L = ${LIVES.join(', ')} ms (one worker, back to back); writer R = ${RATES.join(', ')} commits/s (main thread, single putSync); ${RUN_MS / 1000} s per configuration after ${WARMUP_MS} ms warm-up`);
+  log(`${QUICK ? 'QUICK run: ' : ''}policies ${POLICIES.join(', ')}; ${KEYS} keys, noSync: true; reader lives L = ${LIVES.join(', ')} ms (${READERS === 1 ? 'one worker' : `${READERS} workers, staggered`}, back to back); writer R = ${RATES.join(', ')} commits/s (main thread, single putSync); ${RUN_MS / 1000} s per configuration after ${WARMUP_MS} ms warm-up`);
   log('');
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotadb-tuning-'));
@@ -318,19 +356,20 @@ async function main() {
   const results = [];
   const baselines = [];
   try {
-    for (const n of NROOTS) {
-      const file = path.join(dir, `n${n}.rdb`);
-      const db = open(file, { nRoots: n, noSync: true, encoding: 'binary' });
+    for (const [policy, n] of POLICIES.flatMap((p) => NROOTS.filter((n) => p === 'rotate' || n >= 3).map((n) => [p, n]))) {
+      const file = path.join(dir, `${policy}-n${n}.rdb`);
+      const db = open(file, { nRoots: n, noSync: true, encoding: 'binary', slotPolicy: policy });
       try {
         db.transactionSync(() => {
           for (let i = 0; i < KEYS; i++) db.putSync(keyOf(i), values[i & 63]);
         });
         const rand = makeRandom(SEED + n);
         // baseline: no reader
-        writeLoop(db, BASELINE_RATE, WARMUP_MS, rand, values, false);
-        const b = writeLoop(db, BASELINE_RATE, BASELINE_MS, rand, values, true);
+        writeLoop(db, policy, BASELINE_RATE, WARMUP_MS, rand, values, false);
+        const b = writeLoop(db, policy, BASELINE_RATE, BASELINE_MS, rand, values, true);
         const bs = [...b.durations].sort((x, y) => x - y);
         const base = {
+          policy,
           nRoots: n,
           commits: b.durations.length,
           achievedPerSecond: b.durations.length / (b.elapsedMs / 1000),
@@ -340,12 +379,12 @@ async function main() {
           fileSize: b.stats.fileSize,
         };
         baselines.push(base);
-        log(`nRoots ${String(n).padStart(2)} baseline (no reader, ${BASELINE_RATE}/s): ${base.achievedPerSecond.toFixed(0)} commits/s, putSync p50 ${base.putSyncMs.p50.toFixed(3)} ms, p99 ${base.putSyncMs.p99.toFixed(3)} ms, waited ${base.waitedMs} ms, pending pages max ${base.pendingPagesMax}`);
+        log(`${policy} nRoots ${String(n).padStart(2)} baseline (no reader, ${BASELINE_RATE}/s): ${base.achievedPerSecond.toFixed(0)} commits/s, putSync p50 ${base.putSyncMs.p50.toFixed(3)} ms, p99 ${base.putSyncMs.p99.toFixed(3)} ms, waited ${base.waitedMs} ms, pending pages max ${base.pendingPagesMax}`);
         for (const L of LIVES) {
           for (const R of RATES) {
-            const r = await runConfig(db, n, L, R, rand, values);
+            const r = await runConfig(db, policy, n, L, R, rand, values);
             results.push(r);
-            log(`nRoots ${String(n).padStart(2)} L ${String(L).padStart(2)} ms R ${String(R).padStart(4)}/s: ${r.achievedPerSecond.toFixed(0).padStart(4)} commits/s, blocked ${pct(r.blockedFraction).padStart(6)} (model ${pct(r.modelSimple)}, slot rule ${pct(r.modelSlotRule)}; target slot had readers before ${pct(r.targetSlotHadReadersFraction)}), ${r.blockedMsPerSecond.toFixed(0)} ms/s blocked (longest wait ${r.maxWaitMs} ms), putSync p50 ${r.putSyncMs.p50.toFixed(2)} max ${r.putSyncMs.max.toFixed(1)} ms, readers ${r.readers.perSecond.toFixed(0)}/s life mean ${r.readers.meanLifeMs.toFixed(1)} max ${r.readers.maxLifeMs.toFixed(1)} ms, reader beginRead wait ${r.readers.beginReadWaitMsPerSecond.toFixed(0)} ms/s, pending max ${r.pendingPagesMax}`);
+            log(`${policy} nRoots ${String(n).padStart(2)} L ${String(L).padStart(2)} ms R ${String(R).padStart(4)}/s: ${r.achievedPerSecond.toFixed(0).padStart(4)} commits/s, blocked ${pct(r.blockedFraction).padStart(6)} (model ${pct(r.modelSimple)}, slot rule ${pct(r.modelSlotRule)}; had to wait by the rule just before ${pct(r.targetSlotHadReadersFraction)}), ${r.blockedMsPerSecond.toFixed(0)} ms/s blocked (longest wait ${r.maxWaitMs} ms), putSync p50 ${r.putSyncMs.p50.toFixed(2)} max ${r.putSyncMs.max.toFixed(1)} ms, readers ${r.readers.perSecond.toFixed(0)}/s life mean ${r.readers.meanLifeMs.toFixed(1)} max ${r.readers.maxLifeMs.toFixed(1)} ms, reader beginRead wait ${r.readers.beginReadWaitMsPerSecond.toFixed(0)} ms/s, pending max ${r.pendingPagesMax}`);
           }
         }
       } finally {
@@ -357,16 +396,16 @@ async function main() {
   }
 
   const seconds = (performance.now() - started) / 1000;
-  const f0 = (x) => x.toFixed(0);
+  const f0 = (x) => (Number.isNaN(x) ? '—' : x.toFixed(0));
   const table = [
-    '| nRoots | L ms | R /s | R·L | commits/s | blocked | model R·L/nRoots | slot-rule model | blocked ms/s | slot-rule ms/s | reader wait ms/s | pending pages max |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...results.map((r) => `| ${r.nRoots} | ${r.lifeMs} | ${r.rate} | ${r.commitsPerReaderLife} | ${f0(r.achievedPerSecond)} | ${pct(r.blockedFraction)} | ${pct(r.modelSimple)} | ${pct(r.modelSlotRule)} | ${f0(r.blockedMsPerSecond)} | ${f0(r.modelSlotRuleBlockedMsPerSecond)} | ${f0(r.readers.beginReadWaitMsPerSecond)} | ${r.pendingPagesMax} |`),
+    '| policy | nRoots | L ms | R /s | R·L | commits/s | blocked | model R·L/nRoots | slot-rule model | blocked ms/s | slot-rule ms/s | reader wait ms/s | pending pages max | file bytes |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...results.map((r) => `| ${r.policy} | ${r.nRoots} | ${r.lifeMs} | ${r.rate} | ${r.commitsPerReaderLife} | ${f0(r.achievedPerSecond)} | ${pct(r.blockedFraction)} | ${pct(r.modelSimple)} | ${pct(r.modelSlotRule)} | ${f0(r.blockedMsPerSecond)} | ${f0(r.modelSlotRuleBlockedMsPerSecond)} | ${f0(r.readers.beginReadWaitMsPerSecond)} | ${r.pendingPagesMax} | ${r.fileSize} |`),
   ].join('\n');
   const baseTable = [
-    '| nRoots | commits/s (target 1000) | putSync p50 ms | putSync p99 ms | pending pages max | file bytes |',
-    '|---:|---:|---:|---:|---:|---:|',
-    ...baselines.map((b) => `| ${b.nRoots} | ${f0(b.achievedPerSecond)} | ${b.putSyncMs.p50.toFixed(3)} | ${b.putSyncMs.p99.toFixed(3)} | ${b.pendingPagesMax} | ${b.fileSize} |`),
+    '| policy | nRoots | commits/s (target 1000) | putSync p50 ms | putSync p99 ms | pending pages max | file bytes |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...baselines.map((b) => `| ${b.policy} | ${b.nRoots} | ${f0(b.achievedPerSecond)} | ${b.putSyncMs.p50.toFixed(3)} | ${b.putSyncMs.p99.toFixed(3)} | ${b.pendingPagesMax} | ${b.fileSize} |`),
   ].join('\n');
   log('');
   log('Baselines (no reader):');
@@ -387,7 +426,7 @@ async function main() {
     date: new Date().toISOString(),
     command: `${[process.env.ROTADB_DIST ? `ROTADB_DIST=${process.env.ROTADB_DIST}` : '', QUICK ? 'TUNING_QUICK=1' : '', ...CUSTOM.map((k) => `${k}=${process.env[k]}`)].filter(Boolean).map((x) => `${x} `).join('')}node bench/tuning.mjs`,
     quick: QUICK,
-    parameters: { keys: KEYS, valueSize: VALUE_SIZE, nRoots: NROOTS, lifeMs: LIVES, rates: RATES, runMs: RUN_MS, warmupMs: WARMUP_MS, baselineMs: BASELINE_MS, baselineRate: BASELINE_RATE, noSync: true, blockedThresholdMs: 1 },
+    parameters: { policies: POLICIES, readerThreads: READERS, keys: KEYS, valueSize: VALUE_SIZE, nRoots: NROOTS, lifeMs: LIVES, rates: RATES, runMs: RUN_MS, warmupMs: WARMUP_MS, baselineMs: BASELINE_MS, baselineRate: BASELINE_RATE, noSync: true, blockedThresholdMs: 1 },
     machine,
     git,
     rotadbModule,

@@ -1,12 +1,15 @@
 /**
  * Model-based test of the whole store: random sequences of put, remove, range, commit, abort,
- * reopen, and a long-lived reader, against a Map. Across page sizes and nRoots. Checks:
- * contents and ranges equal the model, the reader sees its snapshot only, the writer blocks
- * exactly when it reaches the reader's slot, and check() passes after every reopen and at the end.
+ * reopen, and a long-lived reader, against a Map. Across page sizes and nRoots, and both slot
+ * policies. Checks: contents and ranges equal the model, the reader sees its snapshot only, the
+ * writer blocks exactly when it reaches the reader's slot ('rotate': writer reader + nRoots;
+ * 'oldest-unpinned' with nRoots >= 3: never, one reader pins one slot of the nRoots - 1 it may
+ * take), and check() passes after every reopen and at the end.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { open, type RootDatabase, type ReadTransaction, type WriteTransaction } from '../src/index.js';
+import type { SlotPolicy } from '../src/sync/writer.js';
 import { MemoryStorage } from '../src/storage/memory.js';
 
 type Cmd =
@@ -33,9 +36,11 @@ function sortedEntries(m: Map<string, Buffer>, a: string, b: string, reverse: bo
   return keys.slice(0, limit).map((k) => [k, m.get(k)!.toString('hex')]);
 }
 
-function run(pageSize: number, nRoots: number, cmds: Cmd[]): void {
+function run(pageSize: number, nRoots: number, cmds: Cmd[], slotPolicy: SlotPolicy = 'rotate'): void {
   let storage = new MemoryStorage();
-  const opts = { pageSize, nRoots, encoding: 'binary' as const, cacheSize: 64 * pageSize };
+  const opts = { pageSize, nRoots, slotPolicy, encoding: 'binary' as const, cacheSize: 64 * pageSize };
+  /** Whether writer `next` must wait for the one reader (pinned on version `pinned`). */
+  const blockedAt = (next: number, pinned: number) => (slotPolicy === 'rotate' || nRoots <= 2) && next === pinned + nRoots;
   let db: RootDatabase<Buffer> = open({ storage, ...opts });
   let committed = new Map<string, Buffer>();
   let working = new Map<string, Buffer>();
@@ -52,7 +57,7 @@ function run(pageSize: number, nRoots: number, cmds: Cmd[]): void {
   /** Begins a write; returns false when the blocking rule says it must not start. */
   const tryBegin = (): boolean => {
     const next = db.stats().txnId + 1;
-    const mustBlock = reader !== null && next === reader.r.txnId + nRoots;
+    const mustBlock = reader !== null && blockedAt(next, reader.r.txnId);
     if (mustBlock) {
       expect(() => db.beginWrite()).toThrow(expect.objectContaining({ code: 'ROTA_WOULD_DEADLOCK' }));
       return false;
@@ -72,7 +77,7 @@ function run(pageSize: number, nRoots: number, cmds: Cmd[]): void {
         if (txn === null) {
           // an autocommitted single write: blocked exactly like a transaction
           const next = db.stats().txnId + 1;
-          if (reader !== null && next === reader.r.txnId + nRoots) {
+          if (reader !== null && blockedAt(next, reader.r.txnId)) {
             expect(() => (c.t === 'put' ? db.putSync(k, Buffer.alloc(1)) : db.removeSync(k))).toThrow(expect.objectContaining({ code: 'ROTA_WOULD_DEADLOCK' }));
             break;
           }
@@ -169,5 +174,11 @@ describe('store against a Map model', () => {
         fc.assert(fc.property(fc.array(cmd(pageSize), { minLength: 50, maxLength: 400, size: 'max' }), (cmds) => run(pageSize, nRoots, cmds)), { numRuns: 25 });
       });
     }
+  }
+  // the other policy, on a few layouts (nRoots 3: the fewest slots with which it differs from 'rotate')
+  for (const [pageSize, nRoots] of [[1024, 3], [4096, 4]] as const) {
+    it(`page ${pageSize}, nRoots ${nRoots}, slotPolicy 'oldest-unpinned'`, () => {
+      fc.assert(fc.property(fc.array(cmd(pageSize), { minLength: 50, maxLength: 400, size: 'max' }), (cmds) => run(pageSize, nRoots, cmds, 'oldest-unpinned')), { numRuns: 25 });
+    });
   }
 });

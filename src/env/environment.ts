@@ -17,7 +17,7 @@ import { Pager } from '../pages/pager.js';
 import type { Meta } from '../pages/meta.js';
 import { LockTable, fullTxn, type ReaderInfo } from '../sync/locks.js';
 import { ReaderPins, type Pin } from '../sync/readers.js';
-import { WriterLock } from '../sync/writer.js';
+import { WriterLock, type SlotPolicy } from '../sync/writer.js';
 import { FreeState } from '../txn/free-state.js';
 import { ReadTxn, type ReadHost } from '../txn/read.js';
 import { WriteTxn, type WriteHost } from '../txn/write.js';
@@ -39,6 +39,8 @@ export interface DatabaseHandle {
   readonly pageSize: number;
   readonly nRoots: number;
   readonly maxReaders: number;
+  /** The opener's policy: the default of a joining thread, so that every writer of the file follows it unless told otherwise. */
+  readonly slotPolicy: SlotPolicy;
 }
 
 export function isHandle(x: unknown): x is DatabaseHandle {
@@ -116,7 +118,7 @@ export class Environment implements ReadHost, WriteHost {
     try {
       storage = FileStorage.open(handle.path, { create: false });
       const meta = readSlotMeta(storage, handle.pageSize, locks.publishedSlot(), handle.path);
-      return new Environment({ ...opts, pageSize: handle.pageSize, nRoots: handle.nRoots, maxReaders: handle.maxReaders }, storage, meta, handle.path, locks, () => {});
+      return new Environment({ ...opts, slotPolicy: opts.slotPolicy ?? handle.slotPolicy, pageSize: handle.pageSize, nRoots: handle.nRoots, maxReaders: handle.maxReaders }, storage, meta, handle.path, locks, () => {});
     } catch (e) {
       storage?.close();
       if (locks.removeOpener() === 0) releaseLockFileOf(handle.path);
@@ -196,7 +198,7 @@ export class Environment implements ReadHost, WriteHost {
   handle(): DatabaseHandle {
     this.checkOpen();
     if (!this.path) throw new InvalidOptionError('only a database opened from a file path can be shared with other threads');
-    return { rotadbHandle: 1, path: this.path, sab: this.locks.sab, pageSize: this.pageSize, nRoots: this.nRoots, maxReaders: this.locks.maxReaders };
+    return { rotadbHandle: 1, path: this.path, sab: this.locks.sab, pageSize: this.pageSize, nRoots: this.nRoots, maxReaders: this.locks.maxReaders, slotPolicy: this.options.slotPolicy };
   }
 
   checkOpen(): void {

@@ -9,7 +9,8 @@
 import { writeDescriptor } from './catalog.js';
 import { sameTree, storedTree } from '../btree/store.js';
 import { encodeMeta, type Meta } from '../pages/meta.js';
-import { SM_ALLOC, SM_FREE, SPACEMAP_NEXT } from '../pages/layout.js';
+import { PAGE_TXN, SM_ALLOC, SM_FREE, SPACEMAP_NEXT } from '../pages/layout.js';
+import { fullTxn } from '../sync/locks.js';
 import { u32 } from '../pages/bytes.js';
 import { linkChain, packInto, pagesNeeded, runsOf, type SpaceRecord } from '../pages/spacemap.js';
 import { DatabaseFailedError } from '../errors.js';
@@ -89,7 +90,7 @@ function prepareCommit(txn: WriteTxn): PreparedCommit {
     const digest = host.pager.stamp(txn.dirty, txn.txnId);
     if (host.oneFsync) meta.commit = { pages: digest.pages, a: digest.a, b: digest.b };
     txn.state = 'committing';
-    return { txn, meta, oldChain: spaceMap.oldChain, state: 'durable-pending' };
+    return { txn, meta, oldChain: spaceMap.oldChain, oldBirths: spaceMap.oldBirths, state: 'durable-pending' };
   } catch (e) {
     txn.abort();
     throw e;
@@ -170,7 +171,7 @@ function publishCommit(c: PreparedCommit): void {
   const fs = host.free.space;
   for (const p of txn.localFree) fs.free.add(p);
   const pending = txn.freed.concat(c.oldChain);
-  const births = txn.freedBirth.concat(c.oldChain.map(() => 0));
+  const births = txn.freedBirth.concat(c.oldBirths);
   if (pending.length > 0) fs.pending.push({ txn: txn.txnId, pages: pending, births });
   txn.state = 'committed';
   // Page numbers this commit took from the free set now hold new contents, and trimmed ones may
@@ -216,10 +217,10 @@ function writeCatalog(txn: WriteTxn): void {
   }
 }
 
-function writeSpaceMap(txn: WriteTxn): { pages: number[]; snapshot: boolean; oldChain: number[] } {
+function writeSpaceMap(txn: WriteTxn): { pages: number[]; snapshot: boolean; oldChain: number[]; oldBirths: number[] } {
   const base = txn.base;
   const snapshot = base.spaceMapPages + 1 > CONDENSE_FACTOR * Math.max(base.spaceMapSnapshot, CONDENSE_MIN_PAGES / CONDENSE_FACTOR);
-  const oldChain = snapshot ? chainPages(txn) : [];
+  const { pages: oldChain, births: oldBirths } = snapshot ? chainPages(txn) : { pages: [], births: [] };
   const pages: number[] = [];
   for (;;) {
     const records = snapshot ? snapshotRecords(txn, oldChain) : deltaRecords(txn);
@@ -228,7 +229,7 @@ function writeSpaceMap(txn: WriteTxn): { pages: number[]; snapshot: boolean; old
       const bufs = pages.map((p) => txn.dirty.get(p)!);
       packInto(records, bufs);
       linkChain(bufs, pages, snapshot ? 0 : base.spaceMapHead);
-      return { pages, snapshot, oldChain };
+      return { pages, snapshot, oldChain, oldBirths };
     }
     // Allocating space-map pages changes the records (an ALLOC more, a free run shorter), so
     // allocate and measure again; each round adds at most one run per page, so this converges.
@@ -236,14 +237,22 @@ function writeSpaceMap(txn: WriteTxn): { pages: number[]; snapshot: boolean; old
   }
 }
 
-/** The pages of the current space-map chain (they become free when a snapshot replaces them). */
-function chainPages(txn: WriteTxn): number[] {
-  const out: number[] = [];
+/**
+ * The pages of the current space-map chain (they become free when a snapshot replaces them), and
+ * the transaction that wrote each (its header says so): only versions from then on reach it, so
+ * a long reader of an older version does not keep it pending. (Unknown births would keep every
+ * replaced chain pending while that reader lives: the file grew a page per commit under one.)
+ */
+function chainPages(txn: WriteTxn): { pages: number[]; births: number[] } {
+  const pages: number[] = [];
+  const births: number[] = [];
   for (let pgno = txn.base.spaceMapHead; pgno !== 0; ) {
-    out.push(pgno);
-    pgno = u32(txn.get(pgno), SPACEMAP_NEXT);
+    const page = txn.get(pgno);
+    pages.push(pgno);
+    births.push(fullTxn(txn.base.txnId, u32(page, PAGE_TXN)));
+    pgno = u32(page, SPACEMAP_NEXT);
   }
-  return out;
+  return { pages, births };
 }
 
 function deltaRecords(txn: WriteTxn): SpaceRecord[] {

@@ -31,6 +31,8 @@ export interface PreparedCommit {
   readonly txn: WriteTxn;
   readonly meta: Meta;
   readonly oldChain: number[];
+  /** The transaction that wrote each page of `oldChain` (the epoch rule). */
+  readonly oldBirths: number[];
   /** 'durable-pending': steps 3-6 not known done; 'published': step 7 done; 'failed': fail() ran. */
   state: 'durable-pending' | 'published' | 'failed';
 }

@@ -3,8 +3,8 @@
  * classic-level run it) against the built rotadb/level, and prints tape's TAP output; the exit code
  * is tape's. Started by test/level/suite.test.ts; runnable alone: `node test/level/suite-runner.mjs`.
  *
- * Environment: ROTADB_LEVEL_NROOTS (default 255, the maximum) and ROTADB_LEVEL_TIMEOUT_MS (per
- * test, default 20000). A snapshot held across nRoots awaited commits makes the next writer wait
+ * Environment: ROTADB_LEVEL_NROOTS (default 255, the maximum), ROTADB_LEVEL_SLOT_POLICY ('rotate',
+ * the default, or 'oldest-unpinned') and ROTADB_LEVEL_TIMEOUT_MS (per test, default 20000). A snapshot held across nRoots awaited commits makes the next writer wait
  * for it (the slot rule), so such a test would hang: the timeout turns it into a failure and the
  * run goes on. The suite's longest such test holds 100 snapshots across 100 awaited puts, so it
  * passes with nRoots >= 100 and hangs with fewer.
@@ -22,6 +22,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const { RotaLevel } = await import(pathToFileURL(path.join(root, 'dist', 'level', 'index.js')).href);
 
 const nRoots = Number(process.env.ROTADB_LEVEL_NROOTS ?? 255);
+const slotPolicy = process.env.ROTADB_LEVEL_SLOT_POLICY || 'rotate';
 const timeoutMs = Number(process.env.ROTADB_LEVEL_TIMEOUT_MS ?? 20_000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotadb-level-suite-'));
 let n = 0;
@@ -46,6 +47,6 @@ suite({
   factory(options) {
     // noSync: the suite checks semantics, not durability, and makes thousands of commits. About
     // 970 databases: 1 KiB pages keep the 255 root slots of each at 255 KiB (no key is near 491 bytes).
-    return new RotaLevel(path.join(dir, `db${n++}.rdb`), { nRoots, pageSize: 1024, noSync: true, ...options });
+    return new RotaLevel(path.join(dir, `db${n++}.rdb`), { nRoots, slotPolicy, pageSize: 1024, noSync: true, ...options });
   },
 });

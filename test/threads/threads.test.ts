@@ -68,10 +68,10 @@ describe('worker threads', () => {
     await db.close();
   });
 
-  it('bank transfers: every snapshot in every thread sees the same total', async () => {
+  for (const slotPolicy of ['rotate', 'oldest-unpinned'] as const) it(`bank transfers (slotPolicy '${slotPolicy}'): every snapshot in every thread sees the same total`, async () => {
     const file = tempFile();
     const accounts = 50;
-    const db = open(file, { encoding: 'json', nRoots: 4, noSync: true });
+    const db = open(file, { encoding: 'json', nRoots: 4, noSync: true, slotPolicy });
     db.transactionSync(() => { for (let i = 0; i < accounts; i++) db.putSync(['acct', i], 1000); });
     const total = accounts * 1000;
     const stop = new SharedArrayBuffer(4);
@@ -100,7 +100,7 @@ describe('worker threads', () => {
     const w = await Promise.all(writers.map((x) => x.next()));
     const r = await Promise.all(readers.map((x) => x.next()));
     const snapshots = r.reduce((a, x) => a + x.snapshots, 0) + mainSnapshots;
-    console.log(`[threads] bank: ${w.map((x) => x.commits).join('+')} worker commits, ${snapshots} snapshots (${r.map((x) => x.versions).join('+')} distinct versions seen by worker readers)`);
+    console.log(`[threads] bank (${slotPolicy}): ${w.map((x) => x.commits).join('+')} worker commits, ${snapshots} snapshots (${r.map((x) => x.versions).join('+')} distinct versions seen by worker readers)`);
     expect(r.map((x) => x.wrong)).toEqual([0, 0]);
     expect(mainWrong).toBe(0);
     expect(snapshots).toBeGreaterThan(1000);
