@@ -1,12 +1,13 @@
 /**
  * The package as users load it (issue 12, part 3): `require('rotadb')` and `import('rotadb')`,
  * and their subpaths, through package.json's exports (a package may name itself), on the dist/
- * that the global setup built. publint and @arethetypeswrong/cli are run by `npm run
- * check:package` (they are fetched by npx, so not part of this suite).
+ * that the global setup built; and publint and @arethetypeswrong/cli on the packed tarball (packed
+ * with --ignore-scripts: the prepare script would rebuild dist/ under the other test files).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { tempPath } from './helpers/db.js';
@@ -52,4 +53,18 @@ describe('packaging', () => {
       expect(m.sourcesContent!.every((s) => s.length > 0)).toBe(true);
     }
   });
+
+  it('publint and @arethetypeswrong/cli find no problem in the packed package', () => {
+    const dir = path.dirname(tempPath());
+    const out = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: root, encoding: 'utf8' }).trim().split('\n').at(-1)!;
+    const tarball = path.join(dir, out);
+    expect(fs.existsSync(tarball)).toBe(true);
+    const bin = (name: string) => path.join(root, 'node_modules', '.bin', name);
+    const lint = spawnSync(bin('publint'), ['run', tarball, '--strict'], { cwd: root, encoding: 'utf8' });
+    expect(lint.status, lint.stdout + lint.stderr).toBe(0);
+    expect(lint.stdout).toContain('All good');
+    const types = spawnSync(bin('attw'), [tarball, '--format', 'ascii'], { cwd: root, encoding: 'utf8' });
+    expect(types.status, types.stdout + types.stderr).toBe(0);
+    expect(types.stdout).toContain('No problems found');
+  }, 60_000);
 });
