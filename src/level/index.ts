@@ -22,7 +22,7 @@
  */
 import * as fs from 'node:fs';
 import { AbstractLevel, AbstractSnapshot, type AbstractDatabaseOptions } from 'abstract-level';
-import { DatabaseClosedError, FileExistsError, FileNotFoundError, open, type EnvOptions, type ReadTransaction, type RootDatabase } from '../index.js';
+import { DatabaseClosedError, FileExistsError, FileNotFoundError, InvalidOptionError, open, type EnvOptions, type ReadTransaction, type RootDatabase } from '../index.js';
 import { RotaIterator, RotaKeyIterator, RotaValueIterator, Scan, type IteratorOptions, type LevelRange, type Opener, type Source } from './iterator.js';
 
 /** Level's database options, and rotadb's (pageSize, nRoots, noSync, writeTimeoutMs, ...) for open. */
@@ -62,10 +62,23 @@ const everyOptionListed: [Unlisted] extends [never] ? true : Unlisted = true;
 void everyOptionListed;
 
 /** Splits `options` into rotadb's and the rest. */
+/**
+ * Options of rotadb's open() (or lmdb-js's) that the adapter does not apply: abstract-level would
+ * ignore them, so they are refused rather than silently dropped.
+ */
+const NOT_FOR_LEVEL: Record<string, string> = {
+  path: 'the location is the first argument', storage: 'RotaLevel opens a file', encoding: 'use valueEncoding',
+  readOnly: 'RotaLevel always opens for writing', useVersions: 'Level has no versions', encryptionKey: 'rotadb does not encrypt: the file would be written in the clear',
+  compression: 'rotadb does not compress', dupSort: 'Level has no duplicate keys', cache: 'rotadb has no object cache (see cacheSize)',
+  mapSize: 'rotadb does not memory-map the file', maxDbs: 'use sublevels', useWritemap: 'rotadb does not memory-map the file',
+  sharedStructuresKey: 'msgpackr shared structures are not stored', overlappingSync: 'a write resolves once durable', commitDelay: 'writes commit per event-loop turn',
+};
+
 function splitOptions(options: Record<string, unknown>): [Partial<EnvOptions>, Record<string, unknown>] {
   const rota: Record<string, unknown> = {};
   const rest: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options)) {
+    if (v !== undefined && k in NOT_FOR_LEVEL) throw new InvalidOptionError(`RotaLevel does not take the option ${k}: ${NOT_FOR_LEVEL[k]}`);
     if ((ROTA_OPTIONS as readonly string[]).includes(k)) rota[k] = v;
     else rest[k] = v;
   }

@@ -182,5 +182,9 @@ describe('rotadb/level', () => {
     const err2 = await again.open().catch((e: Error) => e);
     expect((err2 as { cause: { code: string } }).cause.code).toBe('ROTA_EXISTS');
     expect(() => new RotaLevel('')).toThrow(TypeError);
+    // options the adapter would not apply are refused, never dropped
+    for (const o of [{ readOnly: true }, { encryptionKey: 'k' }, { encoding: 'json' }, { useVersions: true }]) {
+      expect(() => new RotaLevel(file, o as never)).toThrow(expect.objectContaining({ code: 'ROTA_BAD_OPTION' }));
+    }
   });
 });
