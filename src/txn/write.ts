@@ -162,7 +162,12 @@ export class WriteTxn implements PageWriter {
    * off the file: ALLOC records in the space map, and the reuse log for other threads' caches.
    */
   reusedPages(): number[] {
-    return this.fromFree.filter((p) => this.own.has(p)).concat(this.trimmed);
+    // Once: a page taken from the free set, freed again and trimmed off the top, can be taken
+    // again when the high-water mark grows back over it (a space-map page, say): it is then both
+    // trimmed and own, and a second ALLOC of it would make the space map unreadable.
+    const out = new Set(this.trimmed);
+    for (const p of this.fromFree) if (this.own.has(p)) out.add(p);
+    return [...out];
   }
 
   writeOverflow(value: Uint8Array, length: number): number {
