@@ -1,5 +1,6 @@
 export { open } from './api/open.js';
-export { Database, RootDatabase } from './api/database.js';
+export { Database } from './api/database.js';
+export { RootDatabase } from './api/root-database.js';
 export { ReadTransaction, WriteTransaction } from './api/transactions.js';
 export type { OpenOptions } from './api/open.js';
 export type { DatabaseOptions, RangeOptions, Entry, ValueEncoding, KeyEncoding } from './api/database.js';

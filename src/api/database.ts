@@ -22,16 +22,11 @@ import { ReadTransaction, WriteTransaction } from './transactions.js';
 import { checkEnvironment, type CheckReport } from '../tools/check.js';
 import { databaseStats, type Stats } from '../tools/stats.js';
 import type { ReaderInfo } from '../sync/locks.js';
-import { compact, type CompactOptions, type CompactResult } from '../tools/compact.js';
-import { backup, type BackupOptions, type BackupResult } from '../tools/backup.js';
-import { dump, type DumpOptions, type DumpResult } from '../tools/dump.js';
-import { load, type DumpReader, type LoadOptions, type LoadResult } from '../tools/load.js';
-import type { Readable, Writable } from 'node:stream';
 import type { DatabaseOptions, DatabaseRef, Entry, GetOptions, RangeOptions } from './types.js';
 import { InvalidKeyError, InvalidOptionError, KeyTooLargeError, ReadOnlyError, ValueTooLargeError } from '../errors.js';
 import { clearDatabase, dropDatabase } from '../txn/drop.js';
 import { rollbackTo, savepoint } from '../txn/savepoint.js';
-import { checkDbOptions, checkEncodingNames, checkRangeOptions } from './lmdb-options.js';
+import { checkRangeOptions } from './lmdb-options.js';
 import { ABORT, isPromise, refuseExtra, transactionOf } from './lmdb-compat.js';
 import { VersionedCodec, checkVersion, satisfies, versionOf } from './versions.js';
 
@@ -44,35 +39,7 @@ export type { DatabaseOptions, Entry, GetOptions, KeyEncoding, RangeOptions, Val
  */
 export type Flushed = PromiseLike<boolean> & (() => Promise<void>);
 
-type CommitListener = (event?: { txnId: number }) => void;
-interface CommitListeners { before: CommitListener[]; after: CommitListener[] }
-/** on('beforecommit'/'aftercommit') listeners, per file: every handle of it shares its commits. */
-const listeners = new WeakMap<Environment, CommitListeners>();
-
-function listenersOf(env: Environment): CommitListeners {
-  let l = listeners.get(env);
-  if (l === undefined) {
-    const mine: CommitListeners = (l = { before: [], after: [] });
-    listeners.set(env, mine);
-    env.commitHooks = {
-      // A throwing beforecommit listener stops the commit: the writes it was to make fail with it.
-      before: () => {
-        for (const f of [...mine.before]) f();
-      },
-      // The commit is durable by now: a listener's error must not make it look failed.
-      after: (txnId) => {
-        for (const f of [...mine.after]) {
-          try {
-            f({ txnId });
-          } catch (e) {
-            console.error('rotadb: error in an aftercommit listener', e);
-          }
-        }
-      },
-    };
-  }
-  return l;
-}
+import { listenersOf, type CommitListener } from './events.js';
 
 /** Which version a read sees: the thread's open write transaction, or a pinned snapshot. */
 type View = { reader: PageReader; tree: TreeInfo | undefined; done(): void; txn: WriteTxn | null };
@@ -706,74 +673,6 @@ export class Database<V = any> implements DatabaseRef<V> {
   releaseThread(threadId: number): void {
     this.env.checkOpen();
     this.env.releaseThread(threadId);
-  }
-}
-
-export class RootDatabase<V = any> extends Database<V> {
-  private readonly dbs = new Map<string, Database>();
-
-  /**
-   * A named database in the same file; writes to all of them share transactions.
-   * `openDB(name, options)` or `openDB({ name, ...options })`.
-   */
-  openDB<W = any>(name: string, options?: DatabaseOptions): Database<W>;
-  openDB<W = any>(options: DatabaseOptions & { name: string }): Database<W>;
-  openDB<W = any>(nameOrOptions: string | (DatabaseOptions & { name: string }), options: DatabaseOptions = {}): Database<W> {
-    this.env.checkOpen();
-    let name: unknown = nameOrOptions;
-    if (typeof nameOrOptions === 'object' && nameOrOptions !== null) {
-      if (arguments.length > 1) throw new InvalidOptionError('openDB({ name, ...options }) takes one argument');
-      ({ name, ...options } = nameOrOptions);
-    } else if ((options as { name?: unknown }).name !== undefined && (options as { name?: unknown }).name !== name) {
-      throw new InvalidOptionError(`openDB(name, options): options.name differs from name (${String(name)})`);
-    }
-    checkDbOptions(options);
-    checkEncodingNames(options);
-    if (options.encoding !== undefined) valueCodec(options.encoding);
-    if (options.keyEncoding !== undefined) keyCodec(options.keyEncoding);
-    if (typeof name !== 'string' || name.length === 0) throw new InvalidOptionError('a database name must be a non-empty string');
-    if (Buffer.byteLength(name) > this.maxKeySize) throw new InvalidOptionError(`database name longer than ${this.maxKeySize} bytes`);
-    const db = new Database<W>(this.env, this.queue, name, options, this.readOnly);
-    this.dbs.set(name, db);
-    return db;
-  }
-
-  /** Writes a new file with only the live data of one snapshot, pages full and in key order. */
-  compact(dest: string, options?: CompactOptions): Promise<CompactResult> {
-    return compact(this.env, dest, options);
-  }
-
-  /** Copies one consistent snapshot, page for page, while writers go on. */
-  backup(dest: string, options?: BackupOptions): Promise<BackupResult>;
-  /** lmdb-js's form: `compact` true writes a compacted copy (compact()), false a page copy. */
-  backup(dest: string, compact: boolean): Promise<BackupResult | CompactResult>;
-  backup(dest: string, options?: BackupOptions | boolean): Promise<BackupResult | CompactResult> {
-    // lmdb-js's backup(path, compact): true makes a compacted copy.
-    if (typeof options === 'boolean') return options ? compact(this.env, dest) : backup(this.env, dest);
-    return backup(this.env, dest, options);
-  }
-
-  /** Writes every entry of one snapshot as line-delimited JSON (docs/cli.md). */
-  dump(out: Writable | NodeJS.WritableStream, options?: DumpOptions): Promise<DumpResult> {
-    return dump(this.env, out, options);
-  }
-
-  /** Reads a dump into this database, in bounded transactions. */
-  load(input: DumpReader | Readable | NodeJS.ReadableStream | AsyncIterable<string | Buffer>, options?: LoadOptions): Promise<LoadResult> {
-    this.writable('load');
-    return load(this.env, input, options, (body) => this.transaction(() => body(this.env.writeTxn!)));
-  }
-
-  /** Waits for queued writes, then closes the file. Open transactions end; later calls throw. */
-  async close(): Promise<void> {
-    if (this.env.closed) return;
-    await this.queue.flushed();
-    this.env.close();
-  }
-
-  /** Closes at once: an open write transaction is aborted, queued asynchronous writes are rejected. */
-  closeSync(): void {
-    this.env.close();
   }
 }
 

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { open, type OpenOptions } from '../api/open.js';
-import type { RootDatabase } from '../api/database.js';
+import type { RootDatabase } from '../api/root-database.js';
 import { FileNotFoundError, NotADatabaseError } from '../errors.js';
 import type { ProgressCallback } from '../tools/compact.js';
 

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { open } from '../../src/api/open.js';
-import type { RootDatabase } from '../../src/api/database.js';
+import type { RootDatabase } from '../../src/api/root-database.js';
 import { backup } from '../../src/tools/backup.js';
 import { replaySpaceMap } from '../../src/pages/spacemap.js';
 import { codeOf, expectClean, openFile, tempDir, tempPath, track } from '../helpers/db.js';

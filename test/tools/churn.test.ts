@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { RootDatabase } from '../../src/api/database.js';
+import type { RootDatabase } from '../../src/api/root-database.js';
 import { expectClean, openFile, tempPath } from '../helpers/db.js';
 
 const KEYS = 5000;

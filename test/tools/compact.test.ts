@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { open } from '../../src/api/open.js';
-import type { RootDatabase } from '../../src/api/database.js';
+import type { RootDatabase } from '../../src/api/root-database.js';
 import { leafCellSizeFor } from '../../src/pages/node.js';
 import { PAGE_HEADER, SLOT_WIDTH, maxCellSize } from '../../src/pages/layout.js';
 import { compact } from '../../src/tools/compact.js';

@@ -4,7 +4,7 @@
  */
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { RootDatabase } from '../../src/api/database.js';
+import type { RootDatabase } from '../../src/api/root-database.js';
 import { DUMP_FORMAT, DUMP_VERSION, dump } from '../../src/tools/dump.js';
 import { DumpReader, load } from '../../src/tools/load.js';
 import { codeOf, expectClean, openFile, openMem, rawContents, tempPath } from '../helpers/db.js';
