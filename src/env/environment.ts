@@ -233,7 +233,9 @@ export class Environment implements ReadHost, WriteHost {
     return this.pins.expired(entry);
   }
 
+  /** The readers of every thread; this thread's lingering short-read pin is dropped first (it is no read in progress). */
   readers(): ReaderInfo[] {
+    this.pins.dropLinger();
     return this.pins.list();
   }
 
@@ -364,6 +366,7 @@ export class Environment implements ReadHost, WriteHost {
     for (const r of [...this.openReads]) r.end(false);
     this.closed = true;
     process.removeListener('exit', this.onExit);
+    this.pins.close();
     this.locks.releaseThread(this.locks.tid);
     if (this.path) openPaths.delete(this.path);
     try {
