@@ -6,6 +6,9 @@
 //   READ_PROFILE=gets|mixed|fast|msgpack ...             (rotadb only, one workload, for node --cpu-prof)
 //   READ_CHILD=rotadb|lmdb READ_DIR=... ...              (the 32 MiB-cache workload of one store, alone)
 //
+// Keys are 16-character strings made per get (keyOf), as a server builds them from a request; an
+// array of a million key strings read in random order would add a memory miss per get to both.
+// Values are 100 random bytes (binary encoding) unless said otherwise.
 // Workloads, each timed in rounds that alternate rotadb and lmdb (so noise hits both), the rate
 // being the median round:
 //   gets      random gets of existing keys, binary values, the whole database cached
@@ -115,7 +118,7 @@ function getsBody(keys, idx, method, expect) {
     return (db) => {
     let bytes = 0;
     for (let i = 0; i < ROUND; i++) {
-      const v = db[method](keys[idx[pos]]);
+      const v = db[method](typeof keys === 'function' ? keys(idx[pos]) : keys[idx[pos]]);
       bytes += v.length;
       pos = pos + 1 === idx.length ? 0 : pos + 1;
     }
@@ -138,13 +141,19 @@ async function threadRun(store, file, handle, threads, keys) {
   for (let t = 0; t < threads; t++) {
     workers.push(new Worker(fileURLToPath(import.meta.url), { workerData: { store, file, handle, seed: SEED ^ (t + 1), n: N, sab, ms: THREAD_MS } }));
   }
-  const results = workers.map((w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); }));
+  const exited = workers.map((w) => new Promise((r) => { w.once('exit', r); })); // listen now: a worker may exit right after it reports
+  const results = workers.map((w) => new Promise((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+    w.once('exit', (code) => reject(new Error(`a ${store} reader thread exited (code ${code}) before reporting`)));
+  }));
   const ready = new Int32Array(sab);
   while (Atomics.load(ready, 0) < threads) await new Promise((r) => setTimeout(r, 5));
   Atomics.store(ready, 1, 1);
   Atomics.notify(ready, 1);
   const counts = await Promise.all(results);
-  await Promise.all(workers.map((w) => new Promise((r) => { w.once('exit', r); })));
+  for (const c of counts) if (typeof c !== 'number') throw new Error(`a ${store} reader thread failed: ${c.error}`);
+  await Promise.all(exited);
   return counts.reduce((a, b) => a + b, 0) / (THREAD_MS / 1000);
 }
 
@@ -152,9 +161,8 @@ async function workerMain() {
   const { store, file, handle, seed, n, sab, ms } = workerData;
   const db = store === 'rotadb' ? openRota(handle, { encoding: 'binary' }) : openLmdb({ path: file, encoding: 'binary', readOnly: true });
   const idx = randomIndices(200_000, n, seed);
-  const keys = Array.from(idx, keyOf);
   for (const e of db.getRange()) if (e.value.length !== 100) throw new Error('bad value'); // every page into this thread's cache
-  for (let i = 0; i < 50_000; i++) db.get(keys[i]); // and the JIT
+  for (let i = 0; i < 50_000; i++) db.get(keyOf(idx[i])); // and the JIT
   const flags = new Int32Array(sab);
   Atomics.add(flags, 0, 1);
   Atomics.wait(flags, 1, 0);
@@ -163,8 +171,8 @@ async function workerMain() {
   let pos = 0;
   while (now() < end) {
     for (let i = 0; i < 1000; i++) {
-      if (db.get(keys[pos]).length !== 100) throw new Error('bad value');
-      pos = pos + 1 === keys.length ? 0 : pos + 1;
+      if (db.get(keyOf(idx[pos])).length !== 100) throw new Error('bad value');
+      pos = pos + 1 === idx.length ? 0 : pos + 1;
     }
     count += 1000;
   }
@@ -184,7 +192,7 @@ async function main() {
   const machine = machineInfo();
   log(`# read path: rotadb vs lmdb-js ${machine.lmdb}; node ${machine.node}, ${machine.cpus} CPUs, load ${machine.loadavgAtStart.join(' ')}; build ${JSON.stringify(gitState())}`);
   const values = makeValues(SEED ^ 0xa5a5a5a5, VALUE_POOL, 100);
-  const keys = Array.from({ length: N }, (_, i) => keyOf(i));
+  let keys = Array.from({ length: N }, (_, i) => keyOf(i));
   const idx = randomIndices(1_000_000, N, SEED ^ 0x0badf00d);
   const onlyRota = (dbs) => (profile ? { rotadb: dbs.rotadb } : dbs);
   try {
@@ -192,12 +200,12 @@ async function main() {
       const dbs = loaded(dir, 'main', N, (i) => values[i & (VALUE_POOL - 1)], 'binary');
       if (want('gets')) {
         gc();
-        const ms = rounds(onlyRota(dbs), both(() => getsBody(keys, idx, 'get', 100)), profile ? 300 : ROUNDS);
+        const ms = rounds(onlyRota(dbs), both(() => getsBody(keyOf, idx, 'get', 100)), profile ? 300 : ROUNDS);
         if (!profile) row('random gets, binary, all cached', 'gets/s', ROUND / ms.rotadb * 1000, ROUND / ms.lmdb * 1000, 3.0);
       }
       if (want('fast')) {
         gc();
-        const ms = rounds(onlyRota(dbs), both(() => getsBody(keys, idx, 'getBinaryFast', 100)), profile ? 300 : ROUNDS);
+        const ms = rounds(onlyRota(dbs), both(() => getsBody(keyOf, idx, 'getBinaryFast', 100)), profile ? 300 : ROUNDS);
         if (!profile) row('random getBinaryFast, all cached', 'gets/s', ROUND / ms.rotadb * 1000, ROUND / ms.lmdb * 1000, null);
       }
       if (want('scan')) {
@@ -233,7 +241,7 @@ async function main() {
         const cachedUs = rows.find((x) => x.workload.startsWith('random gets, binary'))?.rotadb;
         const missUs = cachedUs ? (1e6 / r.rate - 1e6 / cachedUs) / r.missesPerGet : NaN;
         row('random gets, cacheSize 32 MiB (file several times larger)', 'gets/s', r.rate, l.rate, 1.0,
-          `(the slower of two processes each: rotadb ${runs.rotadb.map((x) => x.rate.toFixed(0)).join(' / ')}, lmdb ${runs.lmdb.map((x) => x.rate.toFixed(0)).join(' / ')}. rotadb: ${r.missesPerGet.toFixed(2)} cache misses per get, ${r.preadsPerMiss.toFixed(2)} preads per miss, ${r.preadUs.toFixed(1)} us per pread, ${r.checksumUs.toFixed(1)} us checksum per page, ${missUs.toFixed(1)} us per miss in all (get time over the cached get time, per miss); max rss rotadb ${r.rssMiB} MiB, lmdb ${l.rssMiB} MiB (lmdb's counts the file pages it maps); rotadb cache ${r.cache.pages} pages of ${r.cache.capacity})`);
+          `(the slower of two processes each: rotadb ${runs.rotadb.map((x) => x.rate.toFixed(0)).join(' / ')}, lmdb ${runs.lmdb.map((x) => x.rate.toFixed(0)).join(' / ')}. rotadb: ${r.missesPerGet.toFixed(2)} cache misses per get, ${r.preadsPerMiss.toFixed(2)} preads per miss, ${r.preadUs.toFixed(1)} us per pread, ${r.checksumUs.toFixed(1)} us checksum per page, ${missUs.toFixed(1)} us per miss in all (get time over the cached get time, per miss); max rss rotadb ${r.rssMiB} MiB, lmdb ${l.rssMiB} MiB (lmdb's counts the file pages it maps), ${r.rssBaseMiB} MiB before the store opened; rotadb cache ${r.cache.pages} pages of ${r.cache.capacity})`);
       }
     }
     if (want('msgpack')) {
@@ -241,17 +249,17 @@ async function main() {
       const dbs = loaded(dir, 'msgpack', MSG_N, obj, 'msgpack');
       const midx = randomIndices(200_000, MSG_N, SEED ^ 0x77);
       gc();
-      const body = () => fresh(function make(keys, midx, check, ROUND) {
+      const body = () => fresh(function make(keyOf, midx, check, ROUND) {
         let pos = 0;
         return (db) => {
           let s = 0;
           for (let i = 0; i < ROUND; i++) {
-            s += db.get(keys[midx[pos]]).id;
+            s += db.get(keyOf(midx[pos])).id;
             pos = pos + 1 === midx.length ? 0 : pos + 1;
           }
           check(s > 0, 'msgpack sum');
         };
-      })(keys, midx, check, ROUND);
+      })(keyOf, midx, check, ROUND);
       const ms = rounds(onlyRota(dbs), both(body), profile ? 300 : ROUNDS);
       if (!profile) row('random gets, msgpack objects (default get)', 'gets/s', ROUND / ms.rotadb * 1000, ROUND / ms.lmdb * 1000, 2.0);
       for (const db of Object.values(dbs)) await db.close();
@@ -261,11 +269,22 @@ async function main() {
       for (const f of ['mixed.loaded']) fs.rmSync(path.join(dir, f), { force: true });
       const dbs = loaded(dir, 'mixed', MIXED_N, (i) => values[i & (VALUE_POOL - 1)], 'binary', { noSync: true });
       const ops = MIXED_OPS / (ROUNDS + 3);
-      const body = () => fresh(function make(keys, values, rand, below, ops, n, pool) {
+      // only the keys this workload uses: a heap of a million key strings would make every full GC
+      // (which the pages that commits allocate trigger) cost far more than the store's own work
+      keys = keys.slice(0, MIXED_N);
+      gc();
+      const commitMs = { rotadb: 0, lmdb: 0 };
+      let commits = 0;
+      const body = () => fresh(function make(keys, values, rand, below, ops, n, pool, now, commitMs) {
         let v = 0;
-        return (db) => {
+        return (db, r, name) => {
           const pending = [];
-          const commit = () => db.transactionSync(() => { for (const p of pending) db.putSync(p, values[v++ & (pool - 1)]); });
+          const commit = () => {
+            const t0 = now();
+            db.transactionSync(() => { for (const p of pending) db.putSync(p, values[v++ & (pool - 1)]); });
+            commitMs[name] += now() - t0;
+            commitMs[name + 'Count'] = (commitMs[name + 'Count'] ?? 0) + 1;
+          };
           for (let i = 0; i < ops; i++) {
             const k = keys[below(rand, n)];
             if (below(rand, 10) === 0) {
@@ -278,9 +297,12 @@ async function main() {
           }
           if (pending.length > 0) commit();
         };
-      })(keys, values, makeRandom(SEED ^ 0x99), below, ops, MIXED_N, VALUE_POOL);
+      })(keys, values, makeRandom(SEED ^ 0x99), below, ops, MIXED_N, VALUE_POOL, now, commitMs);
       const ms = rounds(onlyRota(dbs), both(body), profile ? 200 : ROUNDS);
-      if (!profile) row('mixed 90% gets / 10% puts, 100 puts per commit, noSync', 'ops/s', ops / ms.rotadb * 1000, ops / ms.lmdb * 1000, 2.0);
+      const perCommit = (name) => (commitMs[name] / commitMs[name + 'Count'] * 1000).toFixed(0);
+      if (!profile) row('mixed 90% gets / 10% puts, 100 puts per commit, noSync', 'ops/s', ops / ms.rotadb * 1000, ops / ms.lmdb * 1000, 2.0,
+        `(one transactionSync of 100 puts: rotadb ${perCommit('rotadb')} us, lmdb ${perCommit('lmdb')} us, including warm-up rounds)`);
+      else log(`rotadb: ${perCommit('rotadb')} us per commit of 100 puts`);
       const report = dbs.rotadb.check();
       check(report.ok, 'check() after mixed: ' + report.problems.slice(0, 3).join('; '));
       for (const db of Object.values(dbs)) await db.close();
@@ -303,8 +325,13 @@ async function main() {
 
 /** One store's random gets with cacheSize 32 MiB, alone in this process (READ_CHILD=rotadb|lmdb). */
 function bigChild(store, dir) {
-  const keys = Array.from({ length: N }, (_, i) => keyOf(i));
   const idx = randomIndices(1_000_000, N, SEED ^ 0x0badf00d);
+  gc();
+  const rssBase = process.memoryUsage().rss; // the process before the store opens
+  // Keys are made per get here, not held in an array of a million strings: with such a heap each
+  // full GC (which rotadb's page buffers, allocated per cache miss, trigger) costs ~100 ms, and it
+  // would measure the harness (READ_BIG_KEYS=array keeps the array, to see that cost).
+  const keys = process.env.READ_BIG_KEYS === 'array' ? Array.from({ length: N }, (_, i) => keyOf(i)) : keyOf; // as the cached gets
   const db = store === 'rotadb'
     ? openRota(rotaPath(dir, 'main'), { encoding: 'binary', cacheSize: BIG_CACHE })
     : openLmdb({ path: lmdbPath(dir, 'main'), encoding: 'binary' });
@@ -318,8 +345,8 @@ function bigChild(store, dir) {
   let rss = 0;
   const before = store === 'rotadb' ? db.stats().cache : null;
   gc();
-  const ms = rounds({ [store]: db }, { [store]: getsBody(keys, idx, 'get', 100) }, ROUNDS, () => { rss = Math.max(rss, process.memoryUsage().rss); });
-  const out = { rate: ROUND / ms[store] * 1000, rssMiB: Math.round(rss / 1048576) };
+  const ms = rounds({ [store]: db }, { [store]: getsBody(keyOf, idx, 'get', 100) }, ROUNDS, () => { rss = Math.max(rss, process.memoryUsage().rss); });
+  const out = { rate: ROUND / ms[store] * 1000, rssMiB: Math.round(rss / 1048576), rssBaseMiB: Math.round(rssBase / 1048576) };
   if (store === 'rotadb') {
     const after = db.stats().cache;
     const gets = (ROUNDS + 3) * ROUND;
@@ -338,5 +365,5 @@ if (isMainThread && process.env.READ_CHILD) {
 } else if (isMainThread) {
   main().catch((e) => { console.error(e?.stack ?? e); process.exitCode = 1; });
 } else {
-  workerMain().catch((e) => { console.error(e?.stack ?? e); process.exit(1); });
+  workerMain().catch((e) => { parentPort.postMessage({ error: String(e?.stack ?? e) }); });
 }
