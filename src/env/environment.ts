@@ -74,6 +74,8 @@ export class Environment implements ReadHost, WriteHost {
   private lastSeq: number;
   /** Registered read transactions of this thread, ended by close(). */
   private readonly openReads = new Set<ReadTxn>();
+  /** The last short read, renewed while its pin lingers (ReadTxn.renew). */
+  private lastShort: ReadTxn | null = null;
   private readonly onExit = (): void => this.close();
 
   static open(opts: EnvOptions): Environment {
@@ -216,11 +218,14 @@ export class Environment implements ReadHost, WriteHost {
   beginRead(register: boolean): ReadTxn {
     this.checkOpen();
     const pin = this.pins.pin(register);
+    const last = this.lastShort;
+    if (last !== null && last.renew(pin)) return last; // the lingering pin: same version, nothing to catch up
     this.catchUp();
     const meta = this.metaOf(pin.slot);
     this.pins.setVersion(pin, meta.txnId);
     const txn = new ReadTxn(this, pin, meta);
     if (pin.registered) this.openReads.add(txn);
+    else this.lastShort = txn;
     return txn;
   }
 
