@@ -172,6 +172,37 @@ export class Database<V = any> implements DatabaseRef<V> {
   }
 
   /**
+   * The stored bytes of a value without a copy: a view of the page the value lives in (or of its
+   * overflow run). Valid until the next call of any method of this database's file in this
+   * thread, as lmdb-js's getBinaryFast: read it or copy it at once. (Outside a write transaction
+   * the bytes stay intact even longer, since committed pages never change, but that is not
+   * promised; inside one the next write may change them.) Writing into it is not allowed.
+   */
+  getBinaryFast(key: unknown): Buffer | undefined {
+    const klen = this.encodeKey(key);
+    const env = this.env;
+    env.checkOpen();
+    if (env.writeTxn !== null) {
+      const w = env.writeTxn;
+      return this.viewIn(w, w.tree(this.name), klen);
+    }
+    const r = env.beginRead(false);
+    try {
+      return this.viewIn(r, r.tree(this.name), klen);
+    } finally {
+      r.end();
+    }
+  }
+
+  private viewIn(r: PageReader, tree: TreeInfo | undefined, klen: number): Buffer | undefined {
+    const hit = this.hit;
+    if (tree === undefined || !lookup(r, tree, this.keyBuf, klen, hit)) return undefined;
+    const skip = this.useVersions ? 8 : 0; // the entry's version comes first (api/versions.ts)
+    if (hit.isOverflow) return asBuffer(hit.value(r)).subarray(skip);
+    return (hit.page as Buffer).subarray(hit.valueStart + skip, hit.valueEnd); // pages are Buffers (pager.ts, write.ts)
+  }
+
+  /**
    * Whether `key` exists. With a second argument, as lmdb-js: `null` asks whether it does NOT
    * exist; in a database with useVersions, a number asks whether it exists with that version
    * (IF_EXISTS: any); otherwise a value asks whether the key holds exactly that value (its
@@ -682,4 +713,8 @@ function noop(): void {}
 function abortOn<T>(txn: WriteTxn, result: T): T {
   if (result === ABORT && txn.state === 'active') txn.abort();
   return result;
+}
+
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length);
 }

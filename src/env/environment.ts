@@ -80,6 +80,8 @@ export class Environment implements ReadHost, WriteHost {
   private lastSeq: number;
   /** Registered read transactions of this thread, ended by close(). */
   private readonly openReads = new Set<ReadTxn>();
+  /** The last short read, renewed while its pin lingers (ReadTxn.renew). */
+  private lastShort: ReadTxn | null = null;
   private readonly onExit = (): void => this.close();
 
   static open(opts: EnvOptions): Environment {
@@ -246,11 +248,14 @@ export class Environment implements ReadHost, WriteHost {
     // Serial mode: the only slot is held by this thread's commit in flight; a reader would wait for it forever.
     if (this.nRoots === 1) this.finishInFlight();
     const pin = this.pins.pin(register);
+    const last = this.lastShort;
+    if (last !== null && last.renew(pin)) return last; // the lingering pin: same version, nothing to catch up
     this.catchUp();
     const meta = this.metaOf(pin.slot);
     this.pins.setVersion(pin, meta.txnId);
     const txn = new ReadTxn(this, pin, meta);
     if (pin.registered) this.openReads.add(txn);
+    else this.lastShort = txn;
     return txn;
   }
 
@@ -263,7 +268,9 @@ export class Environment implements ReadHost, WriteHost {
     return this.pins.expired(entry);
   }
 
+  /** The readers of every thread; this thread's lingering short-read pin is dropped first (it is no read in progress). */
   readers(): ReaderInfo[] {
+    this.pins.dropLinger();
     return this.pins.list();
   }
 
@@ -433,6 +440,7 @@ export class Environment implements ReadHost, WriteHost {
     for (const r of [...this.openReads]) r.end(false);
     this.closed = true;
     process.removeListener('exit', this.onExit);
+    this.pins.close();
     this.locks.releaseThread(this.locks.tid);
     if (this.path) openPaths.delete(this.path);
     try {

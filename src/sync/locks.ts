@@ -37,7 +37,7 @@ const S_VERSION = 2; // low 32 bits of the transaction id held in the slot
 const S_WAITING = 3; // a writer is waiting for this slot's readers (0/1)
 const S_WAITED_MS = 4; // total ms writers waited for this slot (wraps after ~24 days)
 // reader table entry
-const READER_WORDS = 10;
+const READER_WORDS = 12; // even: R_START is a float64
 const R_OWNER = 0; // thread id + 1; 0 = free entry
 const R_STATE = 1;
 const R_SLOT = 2;
@@ -47,6 +47,7 @@ const R_SEQ = 5; // pin sequence of a thread entry: changes with every short rea
 const R_START = 6; // float64 (words 6-7): ms since epoch when the reader began
 const R_KIND = 8;
 const R_ASYNC_WAIT = 9; // thread entries: 1 while the thread has an async writer waiting for the mutex
+const R_DROP = 10; // thread entries: 1 when a writer waiting for the entry's slot asks its lingering short-read pin to go
 
 export const IDLE = 0;
 export const ACTIVE = 1;
@@ -183,6 +184,36 @@ export class LockTable {
     return true;
   }
 
+  /** Whether entry `r` holds a pin that no writer has expired. */
+  isActive(r: number): boolean {
+    return Atomics.load(this.i32, this.readersBase + r * READER_WORDS + R_STATE) === ACTIVE;
+  }
+
+  /**
+   * Asks the thread entries pinning `slot` to drop their short-read pins (docs/design.md,
+   * "Lingering short-read pin"): each drops it at its next get, at the end of the get in
+   * progress, or when its thread's synchronous code ends (a microtask), whichever comes first.
+   */
+  askToDrop(slot: number): void {
+    const i = this.i32;
+    for (let r = 0; r < MAX_THREADS; r++) {
+      const e = this.readersBase + r * READER_WORDS;
+      if (Atomics.load(i, e + R_OWNER) !== 0 && Atomics.load(i, e + R_STATE) === ACTIVE && Atomics.load(i, e + R_SLOT) === slot) {
+        Atomics.store(i, e + R_DROP, 1);
+      }
+    }
+  }
+
+  /** Whether a writer asked thread entry `r` to drop its pin. */
+  dropAsked(r: number): boolean {
+    return Atomics.load(this.i32, this.readersBase + r * READER_WORDS + R_DROP) !== 0;
+  }
+
+  /** Clears the request; call before pinning anew through `r`. */
+  clearDrop(r: number): void {
+    Atomics.store(this.i32, this.readersBase + r * READER_WORDS + R_DROP, 0);
+  }
+
   /** Whether entry `r`'s pin has been expired by a writer (checked on every page read). */
   isExpired(r: number): boolean {
     return Atomics.load(this.i32, this.readersBase + r * READER_WORDS + R_STATE) === EXPIRED;
@@ -279,6 +310,7 @@ export class LockTable {
         Atomics.store(i, e + R_KIND, kind);
         Atomics.store(i, e + R_SEQ, 0);
         Atomics.store(i, e + R_ASYNC_WAIT, 0);
+        Atomics.store(i, e + R_DROP, 0);
         this.f64[(e + R_START) >>> 1] = now;
         return r;
       }

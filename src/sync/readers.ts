@@ -22,12 +22,25 @@ export class ReaderPins {
   /** This thread's entry for short reads. */
   readonly shortEntry: number;
   private shortActive = false;
+  /** The previous short read's pin, still held (see pin() and release()); null when none. */
+  private linger: Pin | null = null;
+  /** Low 32 bits of the version `linger` pins. */
+  private lingerVersion = 0;
+  /** Serial mode (nRoots 1) does not linger: there a pin keeps every writer out. */
+  private readonly lingers: boolean;
+  private dropScheduled = false;
+  private closed = false;
+  private readonly dropTask = (): void => {
+    this.dropScheduled = false;
+    if (!this.closed) this.dropLinger();
+  };
   /** Pins this thread holds, per slot: a writer of this thread that must wait for them never could. */
   readonly localPins: Int32Array;
 
   /** Claims this thread's short-read entry; throws TooManyThreadsError when every one is taken. */
   constructor(private readonly locks: LockTable, private readonly writeTimeoutMs: number) {
     this.localPins = new Int32Array(locks.nRoots);
+    this.lingers = locks.nRoots > 1;
     const entry = locks.claim(KIND_THREAD, Date.now());
     if (entry < 0) throw new TooManyThreadsError(MAX_THREADS);
     this.shortEntry = entry;
@@ -37,12 +50,26 @@ export class ReaderPins {
    * Pins the published version. `register`: through an entry of its own (a read transaction or
    * iterator). Otherwise a short read through the thread's entry, unless one is already in
    * progress (a short read inside a short read, e.g. stats() during a get), which registers.
+   *
+   * A short read reuses the lingering pin of the previous one when that still holds the
+   * published version, no writer expired it and none asked for it (docs/design.md, "Lingering
+   * short-read pin"); else it drops it and pins anew.
    */
   pin(register: boolean): Pin {
     const short = !register && !this.shortActive;
     let entry = this.shortEntry;
     if (short) {
+      const l = this.linger;
+      if (l !== null) {
+        const locks = this.locks;
+        if (locks.publishedSeq() === this.lingerVersion && locks.isActive(entry) && !locks.dropAsked(entry)) {
+          this.shortActive = true;
+          return l;
+        }
+        this.dropLinger();
+      }
       this.locks.bumpSeq(entry);
+      this.locks.clearDrop(entry);
       this.shortActive = true;
     } else {
       entry = this.locks.claim(KIND_TXN, Date.now());
@@ -50,6 +77,7 @@ export class ReaderPins {
     }
     try {
       const slot = this.pinThrough(entry);
+      if (short) this.lingerVersion = this.locks.slotVersionLow(slot); // fixed while pinned
       return { slot, entry, registered: !short };
     } catch (e) {
       if (short) this.shortActive = false;
@@ -63,13 +91,51 @@ export class ReaderPins {
     if (pin.registered) this.locks.setTxn(pin.entry, txnId);
   }
 
-  /** Drops the pin: false when a writer had expired it (so what it read cannot be trusted). */
+  /**
+   * Ends the read holding `pin`: false when a writer had expired it (so what it read cannot be
+   * trusted). A short read's pin stays behind (lingers) unless serial mode, a writer's request
+   * or an expiry says otherwise; it is dropped when this thread's synchronous code ends.
+   */
   release(pin: Pin): boolean {
+    if (!pin.registered) {
+      this.shortActive = false;
+      if (this.lingers && !this.closed) {
+        const locks = this.locks;
+        // A load is as good as the release CAS here: a writer expires a pin before it reuses any
+        // page, so ACTIVE now means every page this read saw was intact when it read it.
+        if (locks.isActive(pin.entry) && !locks.dropAsked(pin.entry)) {
+          this.linger = pin;
+          if (!this.dropScheduled) {
+            this.dropScheduled = true;
+            queueMicrotask(this.dropTask);
+          }
+          return true;
+        }
+        this.linger = null;
+      }
+    }
     this.localPins[pin.slot]!--;
     const ok = this.locks.release(pin.entry);
     if (pin.registered) this.locks.unclaim(pin.entry);
-    else this.shortActive = false;
     return ok;
+  }
+
+  /**
+   * Drops the lingering short-read pin, if any: before this thread waits for the writer mutex or
+   * a slot (it must never wait for its own pin), at close, and when its synchronous code ends.
+   */
+  dropLinger(): void {
+    const l = this.linger;
+    if (l === null || this.shortActive) return;
+    this.linger = null;
+    this.localPins[l.slot]!--;
+    this.locks.release(l.entry); // false: a writer expired it while it lingered; nothing was being read
+  }
+
+  /** Drops the lingering pin for good; afterwards the entry may belong to another thread. */
+  close(): void {
+    this.dropLinger();
+    this.closed = true;
   }
 
   /** Whether a writer has expired the pin held through `entry`. */

@@ -111,6 +111,8 @@ export class WriterLock {
     if (locks.writerOwner() === locks.tid) {
       throw new WouldDeadlockError('this thread already has a write transaction open (or an asynchronous one in progress); rotadb allows one writer at a time');
     }
+    // This thread's lingering short-read pin goes first: it must never wait for its own pin.
+    this.readers.dropLinger();
     const timeout = this.options.writeTimeoutMs;
     const start = Date.now();
     const deadline = start + timeout;
@@ -139,6 +141,7 @@ export class WriterLock {
         if (own > 0) {
           throw new WouldDeadlockError(`transaction ${this.nextTxn()} must write root slot ${slot}, but this thread holds ${own} read transaction(s) it would wait for: ${this.describeReaders(slot)}. End them first, or use the async write API, or raise nRoots`);
         }
+        locks.askToDrop(slot);
         const now = Date.now();
         wait.on(slot, now);
         if (this.expireOld(wait, now)) continue;
@@ -182,9 +185,12 @@ export class WriterLock {
     };
     try {
       for (;;) {
+        // the thread's gets ran meanwhile: drop what they left, so it never waits for itself
+        this.readers.dropLinger();
         const slot = this.target();
         const n = locks.readers(slot);
         if (n > 0) {
+          locks.askToDrop(slot);
           const now = Date.now();
           wait.on(slot, now);
           if (this.expireOld(wait, now)) continue;

@@ -109,6 +109,16 @@ export class ReadTxn implements PageReader {
   }
 
   /**
+   * Makes an ended short read active again on the same pin (the pin lingered, so it still holds
+   * this version: sync/readers.ts). Saves a new object per get; the tree descriptors stay valid.
+   */
+  renew(pin: Pin): boolean {
+    if (this.active || this.registered || pin !== this.pin) return false;
+    this.active = true;
+    return true;
+  }
+
+  /**
    * Releases the pin. With `validate` (the default for short reads), throws ReaderExpiredError
    * when a writer had expired this reader: whatever the short read computed must be discarded.
    * A registered reader checked every page it read, so its end() does not throw.

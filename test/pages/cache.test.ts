@@ -1,7 +1,7 @@
 /**
  * PageCache: a per-thread cache of committed pages, bounded in pages (the byte budget divided by
- * the page size), evicting by CLOCK, with a direct-mapped front table that must never serve a
- * buffer the map no longer holds.
+ * the page size), evicting by CLOCK, looked up through a page table (a Map for page numbers
+ * from 2^26 on) that must never serve a buffer the cache no longer holds.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -222,5 +222,29 @@ describe('model', () => {
       }
       expect({ hits: c.hits, misses: c.misses }).toEqual({ hits, misses });
     }));
+  });
+  it('page numbers past the page table (2^26 and up) are cached, evicted and dropped like the rest', () => {
+    const c = new PageCache(4 * PS, PS); // 16 pages (the minimum)
+    const far = (k: number): number => 2 ** 26 + k * 1000;
+    const bufs = new Map<number, Uint8Array>();
+    for (let k = 0; k < 8; k++) {
+      for (const pgno of [k + 2, far(k)]) {
+        const b = new Uint8Array(PS).fill(k + 1);
+        bufs.set(pgno, b);
+        c.put(pgno, b);
+      }
+    }
+    expect(c.size).toBe(16);
+    for (const [pgno, b] of bufs) expect(c.get(pgno)).toBe(b);
+    c.delete(far(3));
+    expect(c.get(far(3))).toBeUndefined();
+    expect(c.size).toBe(15);
+    // two rounds of the clock hand: every old page is evicted, near or far, and none is served afterwards
+    for (let k = 0; k < 32; k++) c.put(far(100 + k), new Uint8Array(PS));
+    expect(c.size).toBe(16);
+    for (const pgno of bufs.keys()) expect(c.get(pgno)).toBeUndefined();
+    c.clear();
+    expect(c.get(far(100))).toBeUndefined();
+    expect(c.size).toBe(0);
   });
 });
