@@ -161,6 +161,29 @@ describe('binary values', () => {
   });
 });
 
+describe('getBinaryFast', () => {
+  it('returns the stored bytes without a copy: inline, overflow, inside a write transaction, with versions', () => {
+    const db = openMem({ encoding: 'binary' });
+    db.putSync('small', Buffer.from('abc'));
+    const big = Buffer.alloc(20_000, 7);
+    db.putSync('big', big);
+    expect(db.getBinaryFast('small')).toEqual(Buffer.from('abc'));
+    expect(db.getBinaryFast('big')).toEqual(big);
+    expect(db.getBinaryFast('none')).toBeUndefined();
+    db.transactionSync(() => {
+      db.putSync('small', Buffer.from('xyz'));
+      expect(db.getBinaryFast('small')).toEqual(Buffer.from('xyz')); // the open transaction's view
+    });
+    expect(db.getBinaryFast('small')).toEqual(Buffer.from('xyz'));
+    const v = openMem({ encoding: 'binary', useVersions: true });
+    v.putSync('k', Buffer.from('val'), 3);
+    expect(v.getBinaryFast('k')).toEqual(Buffer.from('val')); // without the 8-byte version
+    expect(v.getBinaryFast('k')).toEqual(v.getBinary('k'));
+    expectClean(db);
+    expectClean(v);
+  });
+});
+
 describe('large values', () => {
   it('a 64 MiB value round-trips, and its pages are reused once freed', async () => {
     const file = tempPath();
