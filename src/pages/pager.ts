@@ -135,13 +135,16 @@ export class Pager {
   /** Stamps every page with the writer's id and its checksum; returns the digest of them all. */
   stamp(pages: Map<number, Uint8Array>, txnId: number): CommitDigest {
     const digest = new CommitDigest();
-    for (const [pgno, p] of pages) {
-      setU32(p, PAGE_TXN, txnId >>> 0);
-      const sum = checksum(p, 4, p.length, pgno);
-      setU32(p, PAGE_CHECKSUM, sum);
-      digest.add(pgno, sum);
-    }
+    for (const [pgno, p] of pages) digest.add(pgno, this.stampPage(pgno, p, txnId));
     return digest;
+  }
+
+  /** Stamps one page (an overflow run counts as one) with the writer's id and its checksum; returns the checksum. */
+  stampPage(pgno: number, p: Uint8Array, txnId: number): number {
+    setU32(p, PAGE_TXN, txnId >>> 0);
+    const sum = checksum(p, 4, p.length, pgno);
+    setU32(p, PAGE_CHECKSUM, sum);
+    return sum;
   }
 
   /** Writes stamped pages synchronously, neighbours gathered into one reusable buffer. */
@@ -168,7 +171,10 @@ export class Pager {
     const s = this.storage;
     if (s.writeAsync === undefined) return this.writeStamped(pages);
     const writes: Promise<void>[] = [];
-    for (const [position, bufs] of this.runs(pages)) writes.push(s.writeAsync(bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs), position));
+    for (const [position, bufs] of this.runs(pages)) {
+      // a gathered write (pwritev) needs no copy of the pages into one buffer
+      writes.push(bufs.length === 1 ? s.writeAsync(bufs[0]!, position) : s.writevAsync ? s.writevAsync(bufs, position) : s.writeAsync(Buffer.concat(bufs), position));
+    }
     const results = await Promise.allSettled(writes);
     for (const r of results) if (r.status === 'rejected') throw r.reason;
   }

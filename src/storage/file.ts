@@ -119,6 +119,23 @@ export class FileStorage implements Storage {
     }
   }
 
+  /** As writeAsync() of `bufs` one after the other, in one gathered write (pwritev). */
+  async writevAsync(bufs: Uint8Array[], position: number): Promise<void> {
+    const fd = this.#begin();
+    const total = bufs.reduce((n, b) => n + b.length, 0);
+    let done = 0;
+    try {
+      const { bytesWritten } = await writevP(fd, bufs, position);
+      done = bytesWritten;
+    } catch (err) {
+      throw mapError(err, `cannot write ${total} bytes at ${position} to ${this.path}`);
+    } finally {
+      this.#end();
+    }
+    // A short gathered write: the rest as one plain write (rare: a signal, a full disk).
+    if (done < total) await this.writeAsync(Buffer.concat(bufs).subarray(done), position + done);
+  }
+
   /** As sync(), on the libuv thread pool. */
   async syncAsync(): Promise<void> {
     const fd = this.#begin();
@@ -229,3 +246,4 @@ function closeQuietly(fd: number): void {
 
 const writeP = promisify(fs.write) as (fd: number, buf: Uint8Array, offset: number, length: number, position: number) => Promise<{ bytesWritten: number }>;
 const fdatasyncP = promisify(fs.fdatasync);
+const writevP = promisify(fs.writev) as (fd: number, bufs: Uint8Array[], position: number) => Promise<{ bytesWritten: number }>;

@@ -22,6 +22,8 @@ export interface Storage {
   close(): void;
   /** As write(), off the calling thread. */
   writeAsync?(buf: Uint8Array, position: number): Promise<void>;
+  /** As writeAsync() of the buffers one after the other, in one gathered write. */
+  writevAsync?(bufs: Uint8Array[], position: number): Promise<void>;
   /** As sync(), off the calling thread: makes every completed write durable. */
   syncAsync?(): Promise<void>;
 }

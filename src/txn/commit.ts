@@ -12,11 +12,15 @@ import { encodeMeta, type Meta } from '../pages/meta.js';
 import { PAGE_TXN, SM_ALLOC, SM_FREE, SPACEMAP_NEXT } from '../pages/layout.js';
 import { fullTxn } from '../sync/locks.js';
 import { u32 } from '../pages/bytes.js';
+import { CommitDigest } from '../pages/checksum.js';
 import { linkChain, packInto, pagesNeeded, runsOf, type SpaceRecord } from '../pages/spacemap.js';
 import { DatabaseFailedError } from '../errors.js';
 import type { PreparedCommit, WriteTxn } from './write.js';
 
 export type { PreparedCommit } from './write.js';
+
+/** An asynchronous commit stamps its pages for about this long per event-loop turn. */
+const STAMP_SLICE_MS = 1;
 
 /** Rewrite the space map as a snapshot once the log is this many times longer than the last one. */
 const CONDENSE_FACTOR = 2;
@@ -34,10 +38,12 @@ export function commit(txn: WriteTxn): void {
  * the commit is durable and published; rejects, with the previous version current, if it failed.
  */
 export async function commitAsync(txn: WriteTxn): Promise<void> {
-  const c = prepareCommit(txn);
+  const c = prepareCommit(txn, false);
   txn.host.inFlight = c;
   try {
-    await makeDurableAsync(c);
+    // the stamping of step 3 in slices of about 1 ms, the event loop running between them
+    while (c.state === 'durable-pending' && !stampUntil(c, performance.now() + STAMP_SLICE_MS)) await new Promise((r) => setImmediate(r));
+    if (c.state === 'durable-pending') await makeDurableAsync(c);
   } catch (e) {
     if (c.state === 'durable-pending') throw failCommit(c, e);
   } finally {
@@ -56,13 +62,33 @@ export async function commitAsync(txn: WriteTxn): Promise<void> {
 export function finishCommit(c: PreparedCommit): void {
   if (c.state !== 'durable-pending') return;
   c.txn.host.inFlight = null;
+  stampUntil(c, Infinity);
   makeDurable(c);
   publishCommit(c);
 }
 
-/** Steps 1-2, and the stamping of step 3. A failure here aborts cleanly: nothing was written. */
-function prepareCommit(txn: WriteTxn): PreparedCommit {
+/**
+ * Stamps dirty pages (writer id and checksum) until none is left or `deadline` has passed; returns
+ * whether all are stamped. The last one sets the one-fsync commit record from their digest.
+ */
+function stampUntil(c: PreparedCommit, deadline: number): boolean {
+  const { txn, unstamped, digest } = c;
   const host = txn.host;
+  while (unstamped.length > 0) {
+    const pgno = unstamped.pop()!;
+    digest.add(pgno, host.pager.stampPage(pgno, txn.dirty.get(pgno)!, txn.txnId));
+    if ((unstamped.length & 31) === 0 && performance.now() >= deadline) break;
+  }
+  if (unstamped.length > 0) return false;
+  if (host.oneFsync) c.meta.commit = { pages: digest.pages, a: digest.a, b: digest.b };
+  return true;
+}
+
+/**
+ * Steps 1-2, and (with `stamp`) the stamping of step 3; without it stampUntil does that part. A
+ * failure here aborts cleanly: nothing was written.
+ */
+function prepareCommit(txn: WriteTxn, stamp = true): PreparedCommit {
   try {
     // 1. Catalog: store the descriptor of every named database this transaction changed; give
     //    the file's free tail back.
@@ -84,13 +110,16 @@ function prepareCommit(txn: WriteTxn): PreparedCommit {
       main: storedTree(txn.main),
       catalog: storedTree(txn.catalog),
     };
-    // (3.) Stamp every dirty page with this transaction's id and its checksum. A one-fsync commit
-    //    records their digest in its root slot: open trusts the slot only once those pages verify
-    //    (env/verify-commit.ts), so step 6 can make pages and slot durable together.
-    const digest = host.pager.stamp(txn.dirty, txn.txnId);
-    if (host.oneFsync) meta.commit = { pages: digest.pages, a: digest.a, b: digest.b };
+    // (3.) Every dirty page is stamped with this transaction's id and its checksum (stampUntil). A
+    //    one-fsync commit records their digest in its root slot: open trusts the slot only once
+    //    those pages verify (env/verify-commit.ts), so step 6 can make pages and slot durable together.
     txn.state = 'committing';
-    return { txn, meta, oldChain: spaceMap.oldChain, oldBirths: spaceMap.oldBirths, state: 'durable-pending' };
+    const c: PreparedCommit = {
+      txn, meta, oldChain: spaceMap.oldChain, oldBirths: spaceMap.oldBirths, state: 'durable-pending',
+      unstamped: [...txn.dirty.keys()], digest: new CommitDigest(),
+    };
+    if (stamp) stampUntil(c, Infinity);
+    return c;
   } catch (e) {
     txn.abort();
     throw e;

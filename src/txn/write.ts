@@ -18,6 +18,7 @@ import { setU32, u32 } from '../pages/bytes.js';
 import { CorruptionError, DatabaseFullError, TransactionEndedError } from '../errors.js';
 import { fullTxn } from '../sync/locks.js';
 import { assertBornBy, type Pager } from '../pages/pager.js';
+import type { CommitDigest } from '../pages/checksum.js';
 import type { Storage } from '../storage/storage.js';
 import type { FreeState } from './free-state.js';
 
@@ -35,6 +36,9 @@ export interface PreparedCommit {
   readonly oldBirths: number[];
   /** 'durable-pending': steps 3-6 not known done; 'published': step 7 done; 'failed': fail() ran. */
   state: 'durable-pending' | 'published' | 'failed';
+  /** Dirty pages not stamped yet (an asynchronous commit stamps them in slices), and the digest so far. */
+  readonly unstamped: number[];
+  readonly digest: CommitDigest;
 }
 
 /** What the write transaction and its commit need from the environment (env/ implements it). */

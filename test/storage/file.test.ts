@@ -124,6 +124,20 @@ describe('FileStorage I/O', () => {
   });
 });
 
+describe('FileStorage asynchronous calls', () => {
+  it('writeAsync, writevAsync and syncAsync write what the synchronous calls would, and close waits for them', async () => {
+    const s = openTracked(path.join(dir, 'async.bin'), true);
+    const a = bytes(1000, 1);
+    const parts = [bytes(4096, 2), bytes(4096, 3), bytes(100, 4)];
+    const pending = [s.writeAsync(a, 10), s.writevAsync(parts, 5000), s.syncAsync()];
+    s.close(); // the descriptor stays open until the calls end
+    await Promise.all(pending);
+    const back = fs.readFileSync(path.join(dir, 'async.bin'));
+    expect(Buffer.compare(back.subarray(10, 1010), Buffer.from(a))).toBe(0);
+    expect(Buffer.compare(back.subarray(5000, 5000 + 8292), Buffer.concat(parts))).toBe(0);
+  });
+});
+
 describe('FileStorage errors', () => {
   it('a missing file without create is NotADatabaseError and is not created', () => {
     const p = path.join(dir, 'missing.db');
