@@ -4,6 +4,7 @@
  * the transaction ended. Both work with `using`.
  */
 import type { DatabaseRef, Entry, RangeOptions } from './types.js';
+import type { Key } from '../encoding/keys.js';
 import type { Environment } from '../env/environment.js';
 import { RangeIterable } from './range.js';
 import type { ReadTxn } from '../txn/read.js';
@@ -47,6 +48,15 @@ export class ReadTransaction {
     return new RangeIterable(() => {
       this.assertActive();
       return db.iterate(options, true, this.txn) as Iterator<Entry<W>>;
+    });
+  }
+
+  /** Keys in order, as getRange but without reading values. */
+  getKeys(options: RangeOptions = {}, db: DatabaseRef = this.db): RangeIterable<Key> {
+    checkRangeOptions(options, db.useVersions);
+    return new RangeIterable(() => {
+      this.assertActive();
+      return db.iterate(options, false, this.txn) as Iterator<Key>;
     });
   }
 
@@ -103,6 +113,15 @@ export class WriteTransaction {
     return new RangeIterable(() => {
       this.txn.assertActive();
       return db.iterate(options, true, this.txn) as Iterator<Entry<W>>;
+    });
+  }
+
+  /** Keys in order, as getRange but without reading values. */
+  getKeys(options: RangeOptions = {}, db: DatabaseRef = this.db): RangeIterable<Key> {
+    checkRangeOptions(options, db.useVersions);
+    return new RangeIterable(() => {
+      this.txn.assertActive();
+      return db.iterate(options, false, this.txn) as Iterator<Key>;
     });
   }
 

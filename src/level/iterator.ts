@@ -132,10 +132,27 @@ export interface IteratorOptions extends LevelRange {
   limit: number;
 }
 
-function scanOf(source: Source, options: LevelRange, maxKey: number): Scan<Item> {
-  const open: Opener<Item> = (start, reverse) =>
-    source.txn.getRange<Buffer>({ start, reverse })[Symbol.iterator]() as Iterator<Item>;
+function scanOf(source: Source, options: LevelRange, maxKey: number, keysOnly = false): Scan<Item> {
+  const open: Opener<Item> = keysOnly
+    ? (start, reverse) => keysAsItems(source.txn.getKeys({ start, reverse })[Symbol.iterator]() as Iterator<Buffer>)
+    : (start, reverse) => source.txn.getRange<Buffer>({ start, reverse })[Symbol.iterator]() as Iterator<Item>;
   return new Scan(open, (e) => e.key, options, maxKey);
+}
+
+const NO_VALUE = Buffer.alloc(0);
+
+/** A key iterator as entries whose value is never read. */
+function keysAsItems(keys: Iterator<Buffer>): Iterator<Item> {
+  return {
+    next: () => {
+      const r = keys.next();
+      return r.done ? { done: true, value: undefined } : { done: false, value: { key: r.value, value: NO_VALUE } };
+    },
+    return: () => {
+      keys.return?.();
+      return { done: true, value: undefined };
+    },
+  };
 }
 
 /** Entries, up to `n` or the end. */
@@ -188,16 +205,13 @@ export class RotaIterator<D> extends AbstractIterator<D, Buffer, Buffer> {
   }
 }
 
-/**
- * Keys only. ReadTransaction has no getKeys(), so this reads values too (a copy of each inline
- * value, and the whole of an overflow value) and drops them.
- */
+/** Keys only: values are never read (ReadTransaction.getKeys). */
 export class RotaKeyIterator<D> extends AbstractKeyIterator<D, Buffer> {
   private readonly scan: Scan<Item>;
 
   constructor(db: D, options: IteratorOptions, private readonly source: Source, maxKey: number) {
     super(db, options as never);
-    this.scan = scanOf(source, options, maxKey);
+    this.scan = scanOf(source, options, maxKey, true);
   }
 
   async _next(): Promise<Buffer | undefined> {

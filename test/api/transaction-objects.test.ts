@@ -4,6 +4,22 @@ import { fill, keysOf } from '../helpers/api.js';
 import { expectClean, openMem, syncCodeOf } from '../helpers/db.js';
 
 describe('beginRead()', () => {
+  it('getKeys() lists the snapshot keys without reading values (also on a write transaction)', () => {
+    const db = openMem();
+    db.putSync('a', 1);
+    db.putSync('b', 'x'.repeat(20_000)); // an overflow value, never read by getKeys
+    const r = db.beginRead();
+    db.putSync('c', 3);
+    expect([...r.getKeys()]).toEqual(['a', 'b']);
+    expect([...r.getKeys({ start: 'b' })]).toEqual(['b']);
+    r.end();
+    const w = db.beginWrite();
+    w.put('d', 4);
+    expect([...w.getKeys({ reverse: true, limit: 2 })]).toEqual(['d', 'c']);
+    w.abort();
+    expectClean(db);
+  });
+
   it('sees one snapshot for its whole life', () => {
     const db = openMem();
     fill(db, 5);
