@@ -123,17 +123,22 @@ export class FileStorage implements Storage {
   async writevAsync(bufs: Uint8Array[], position: number): Promise<void> {
     const fd = this.#begin();
     const total = bufs.reduce((n, b) => n + b.length, 0);
-    let done = 0;
     try {
-      const { bytesWritten } = await writevP(fd, bufs, position);
-      done = bytesWritten;
+      let done = (await writevP(fd, bufs, position)).bytesWritten;
+      // A short gathered write (rare: a signal, a full disk): the rest as plain writes, still
+      // inside this call, so that close() keeps the descriptor open for them too.
+      const rest = done < total ? Buffer.concat(bufs).subarray(done) : undefined;
+      while (rest !== undefined && done < total) {
+        const { bytesWritten } = await writeP(fd, rest, done - (total - rest.length), total - done, position + done);
+        if (bytesWritten === 0) throw new StorageError(`write to ${this.path} at ${position + done} made no progress`);
+        done += bytesWritten;
+      }
     } catch (err) {
+      if (err instanceof StorageError) throw err;
       throw mapError(err, `cannot write ${total} bytes at ${position} to ${this.path}`);
     } finally {
       this.#end();
     }
-    // A short gathered write: the rest as one plain write (rare: a signal, a full disk).
-    if (done < total) await this.writeAsync(Buffer.concat(bufs).subarray(done), position + done);
   }
 
   /** As sync(), on the libuv thread pool. */
