@@ -154,17 +154,28 @@ async function makeDurableAsync(c: PreparedCommit): Promise<void> {
   const host = txn.host;
   const s = host.storage;
   const sync = (): Promise<void> | void => (s.syncAsync ? s.syncAsync() : s.sync());
-  // 3.
-  await host.pager.writeStampedAsync(txn.dirty);
-  if (c.state !== 'durable-pending') return;
-  sizeFile(txn);
-  // 4.
-  if (!host.oneFsync && !host.noSync) await sync();
-  if (c.state !== 'durable-pending') return;
-  // 5.
-  const slot = encodeMeta(meta);
-  if (s.writeAsync) await s.writeAsync(slot, txn.slot * txn.pageSize);
-  else s.write(slot, txn.slot * txn.pageSize);
+  const writeSlot = (): Promise<void> | void => {
+    const slot = encodeMeta(meta);
+    return s.writeAsync ? s.writeAsync(slot, txn.slot * txn.pageSize) : s.write(slot, txn.slot * txn.pageSize);
+  };
+  if (host.oneFsync) {
+    // 3 and 5 together: nothing orders pages and slot before the one fdatasync (step 6), so the
+    // slot write need not wait for the page writes' round trip to the thread pool.
+    const done = await Promise.allSettled([writeSlot(), host.pager.writeStampedAsync(txn.dirty)]);
+    for (const r of done) if (r.status === 'rejected') throw r.reason;
+    if (c.state !== 'durable-pending') return;
+    sizeFile(txn);
+  } else {
+    // 3.
+    await host.pager.writeStampedAsync(txn.dirty);
+    if (c.state !== 'durable-pending') return;
+    sizeFile(txn);
+    // 4.
+    if (!host.noSync) await sync();
+    if (c.state !== 'durable-pending') return;
+    // 5.
+    await writeSlot();
+  }
   if (c.state !== 'durable-pending') return;
   // 6.
   if (!host.noSync) await sync();
