@@ -27,6 +27,12 @@ import { runOptions, validateOptions, type EnvOptions, type RunOptions } from '.
 import { createFile, prepareStorage } from './create.js';
 import { readSlotMeta } from './root-slots.js';
 import { lockFile, releaseLockFileOf } from './lockfile.js';
+import { openShared } from './shared-open.js';
+import { LockDir } from '../procs/lock-dir.js';
+import { ProcessPins } from '../procs/process-pins.js';
+import { ProcessWriter } from '../procs/process-writer.js';
+import { canShareAcrossProcesses, liveness } from '../procs/identity.js';
+import { leave } from '../procs/leave.js';
 
 export type { EnvOptions } from './options.js';
 export { DEFAULT_CACHE_SIZE } from './options.js';
@@ -41,6 +47,8 @@ export interface DatabaseHandle {
   readonly maxReaders: number;
   /** The opener's policy: the default of a joining thread, so that every writer of the file follows it unless told otherwise. */
   readonly slotPolicy: SlotPolicy;
+  /** The file is shared with other processes through its lock directory (procs/). */
+  readonly shared: boolean;
 }
 
 export function isHandle(x: unknown): x is DatabaseHandle {
@@ -75,7 +83,11 @@ export class Environment implements ReadHost, WriteHost {
   private readonly pins: ReaderPins;
   private readonly writer: WriterLock;
   private readonly releaseLock: () => void;
-  /** How far this thread has applied the reuse log to its cache. */
+  /** With other processes: this thread's view of the lock directory, and the two protocols over it. */
+  private readonly dir: LockDir | null;
+  private readonly procPins: ProcessPins | null = null;
+  private readonly procWriter: ProcessWriter | null = null;
+  /** How far this thread has applied the reuse log (or, shared with other processes, the reuse ring) to its cache. */
   private logCursor: number;
   private lastSeq: number;
   /** Registered read transactions of this thread, ended by close(). */
@@ -88,18 +100,30 @@ export class Environment implements ReadHost, WriteHost {
     validateOptions(opts);
     if (opts.storage) {
       const meta = prepareStorage(opts.storage, opts, 'storage');
-      return new Environment(opts, opts.storage, meta, undefined, undefined, () => {});
+      return new Environment(opts, opts.storage, meta, undefined, undefined, () => {}, null);
     }
     if (!opts.path) throw new InvalidOptionError('open() needs a path, a storage, or a handle from db.handle()');
     const path = pathMod.resolve(opts.path);
     if (openPaths.has(path)) throw new AlreadyOpenError(path, 'in this thread; reuse the database object that open() returned');
+    if (canShareAcrossProcesses()) {
+      return openShared(path, opts.writeTimeoutMs ?? 10_000, () => {
+        if (!fs.existsSync(path)) createFile(path, opts);
+        const storage = FileStorage.open(path, { create: false });
+        try {
+          return { storage, meta: prepareStorage(storage, opts, path) };
+        } catch (e) {
+          storage.close();
+          throw e;
+        }
+      }, (storage, meta, dir) => new Environment(opts, storage, meta, path, undefined, () => {}, dir));
+    }
     const release = lockFile(path);
     let storage: Storage | undefined;
     try {
       if (!fs.existsSync(path)) createFile(path, opts);
       storage = FileStorage.open(path, { create: false });
       const meta = prepareStorage(storage, opts, path);
-      return new Environment(opts, storage, meta, path, undefined, release);
+      return new Environment(opts, storage, meta, path, undefined, release, null);
     } catch (e) {
       storage?.close();
       release();
@@ -117,21 +141,26 @@ export class Environment implements ReadHost, WriteHost {
       throw new DatabaseClosedError();
     }
     let storage: Storage | undefined;
+    let dir: LockDir | null = null;
     try {
+      if (handle.shared) dir = new LockDir(handle.path, locks, false);
       storage = FileStorage.open(handle.path, { create: false });
       const meta = readSlotMeta(storage, handle.pageSize, locks.publishedSlot(), handle.path);
-      return new Environment({ ...opts, slotPolicy: opts.slotPolicy ?? handle.slotPolicy, pageSize: handle.pageSize, nRoots: handle.nRoots, maxReaders: handle.maxReaders }, storage, meta, handle.path, locks, () => {});
+      return new Environment({ ...opts, slotPolicy: opts.slotPolicy ?? handle.slotPolicy, pageSize: handle.pageSize, nRoots: handle.nRoots, maxReaders: handle.maxReaders }, storage, meta, handle.path, locks, () => {}, dir);
     } catch (e) {
       storage?.close();
-      if (locks.removeOpener() === 0) releaseLockFileOf(handle.path);
+      const last = locks.removeOpener() === 0;
+      if (dir !== null) leave(dir, last);
+      else if (last) releaseLockFileOf(handle.path);
       throw e;
     }
   }
 
-  private constructor(opts: EnvOptions, storage: Storage, meta: Meta, path: string | undefined, joined: LockTable | undefined, releaseLock: () => void) {
+  private constructor(opts: EnvOptions, storage: Storage, meta: Meta, path: string | undefined, joined: LockTable | undefined, releaseLock: () => void, dir: LockDir | null) {
     this.storage = storage;
     this.path = path;
     this.releaseLock = releaseLock;
+    this.dir = dir;
     this.pageSize = meta.pageSize;
     this.nRoots = meta.nRoots;
     this.options = runOptions(opts, meta.nRoots);
@@ -149,14 +178,20 @@ export class Environment implements ReadHost, WriteHost {
     this.openedVersion = meta.txnId;
     this.logCursor = this.locks.logHead;
     this.lastSeq = this.locks.publishedSeq();
+    if (dir !== null) {
+      dir.state = this.locks;
+      this.procPins = new ProcessPins(this.locks, dir);
+      this.procWriter = new ProcessWriter(this.locks, dir, this.procPins, () => this.reloadSlots());
+      this.logCursor = dir.readCommit()?.ringHead ?? 0;
+    }
     try {
-      this.pins = new ReaderPins(this.locks, this.options.writeTimeoutMs);
+      this.pins = new ReaderPins(this.locks, this.options.writeTimeoutMs, this.procPins);
     } catch (e) {
       if (this.locks.removeOpener() === 0) this.releaseLock();
       storage.close();
       throw e;
     }
-    this.writer = new WriterLock(this.locks, this.pins, this.options, () => this.current.txnId + 1);
+    this.writer = new WriterLock(this.locks, this.pins, this.options, () => this.current.txnId + 1, this.procWriter);
     // A joining thread must not read the space map now: another thread may be committing, and
     // nothing pins `meta`. Its first write loads the free state under the writer lock.
     this.free = joined ? FreeState.unloaded(this.pager) : FreeState.replayed(meta, this.pager);
@@ -200,7 +235,7 @@ export class Environment implements ReadHost, WriteHost {
   handle(): DatabaseHandle {
     this.checkOpen();
     if (!this.path) throw new InvalidOptionError('only a database opened from a file path can be shared with other threads');
-    return { rotadbHandle: 1, path: this.path, sab: this.locks.sab, pageSize: this.pageSize, nRoots: this.nRoots, maxReaders: this.locks.maxReaders, slotPolicy: this.options.slotPolicy };
+    return { rotadbHandle: 1, path: this.path, sab: this.locks.sab, pageSize: this.pageSize, nRoots: this.nRoots, maxReaders: this.locks.maxReaders, slotPolicy: this.options.slotPolicy, shared: this.dir !== null };
   }
 
   checkOpen(): void {
@@ -232,8 +267,32 @@ export class Environment implements ReadHost, WriteHost {
     const seq = this.locks.publishedSeq();
     if (seq === this.lastSeq) return;
     const cache = this.pager.cache;
-    this.logCursor = this.locks.readLog(this.logCursor, (p) => cache.delete(p), () => cache.clear());
+    if (this.dir !== null) {
+      // the ring's head as of a commit record at least as new as `seq` (this thread's last read, or a fresh one)
+      const last = this.procPins!.last;
+      const c = last !== null && (last.txnId | 0) === seq ? last : this.dir.readCommit();
+      if (c !== null) {
+        this.dir.readRing(this.logCursor, c.ringHead, (p) => cache.delete(p), () => cache.clear());
+        this.logCursor = c.ringHead;
+      }
+    } else {
+      this.logCursor = this.locks.readLog(this.logCursor, (p) => cache.delete(p), () => cache.clear());
+    }
     this.lastSeq = seq;
+  }
+
+  /** Reads every root slot's version into the lock table: another process wrote some (its writer calls this under the lock). */
+  private reloadSlots(): void {
+    for (let s = 0; s < this.nRoots; s++) {
+      let m: Meta;
+      try {
+        m = readSlotMeta(this.storage, this.pageSize, s, this.path ?? 'storage');
+      } catch {
+        continue; // empty or torn: holds no version anyone can pin
+      }
+      this.metas[s] = m;
+      this.locks.setSlotVersion(s, m.txnId);
+    }
   }
 
   // ---------------------------------------------------------------- readers
@@ -271,7 +330,20 @@ export class Environment implements ReadHost, WriteHost {
   /** The readers of every thread; this thread's lingering short-read pin is dropped first (it is no read in progress). */
   readers(): ReaderInfo[] {
     this.pins.dropLinger();
-    return this.pins.list();
+    const out = this.pins.list();
+    if (this.dir === null) return out;
+    // other processes: one entry per process and slot (a record does not list threads)
+    this.procPins!.refresh();
+    const cur = this.current.txnId;
+    for (const o of this.dir.others()) {
+      if (o.record.pins.length === 0 || liveness(o.record.id) === 'dead') continue;
+      for (const p of o.record.pins) {
+        if (p.slot >= this.nRoots) continue;
+        const held = (this.locks.slotVersionLow(p.slot) >>> 0) === p.version;
+        out.push({ threadId: -1, processId: o.record.id.pid, slot: p.slot, txnId: fullTxn(cur, p.version), startedAt: p.since, kind: 'process', state: held ? 'active' : 'expired' });
+      }
+    }
+    return out;
   }
 
   /**
@@ -353,7 +425,7 @@ export class Environment implements ReadHost, WriteHost {
   pinnedVersions(cur: number): number[] {
     const out: number[] = [];
     for (let s = 0; s < this.nRoots; s++) {
-      if (this.locks.readers(s) > 0) out.push(fullTxn(cur, this.locks.slotVersionLow(s)));
+      if (this.locks.readers(s) > 0 || (this.procWriter?.pinsOn(s) ?? 0) > 0) out.push(fullTxn(cur, this.locks.slotVersionLow(s)));
     }
     return out;
   }
@@ -407,9 +479,13 @@ export class Environment implements ReadHost, WriteHost {
     this.free.committed(meta.txnId);
     // Other threads' caches may hold the old contents of reused pages: log them before publishing.
     this.catchUp();
-    this.locks.appendLog(reused);
-    this.logCursor = this.locks.logHead;
-    this.locks.publish(meta.txnId, meta.slot);
+    if (this.procWriter !== null) {
+      this.logCursor = this.procWriter.publish(meta.txnId, meta.slot, reused);
+    } else {
+      this.locks.appendLog(reused);
+      this.logCursor = this.locks.logHead;
+      this.locks.publish(meta.txnId, meta.slot);
+    }
     this.lastSeq = this.locks.publishedSeq();
     this.endWrite(txn);
   }
@@ -417,6 +493,7 @@ export class Environment implements ReadHost, WriteHost {
   endWrite(txn: WriteTxn): void {
     if (this.openWrite === txn) this.openWrite = null;
     this.writer.release(txn.slot);
+    this.procPins?.sweep(); // a pin this writer expired may have been its process's last on a slot
   }
 
   fail(txn: WriteTxn, cause: unknown): void {
@@ -446,7 +523,9 @@ export class Environment implements ReadHost, WriteHost {
     try {
       this.storage.close();
     } finally {
-      if (this.locks.removeOpener() === 0) this.releaseLock();
+      const last = this.locks.removeOpener() === 0;
+      if (this.dir !== null) leave(this.dir, last);
+      else if (last) this.releaseLock();
     }
   }
 }

@@ -1,9 +1,20 @@
 /**
- * The lock file `<path>-lock`: one process per database file. It holds the owner's pid; a second
+ * The lock file `<path>-lock` of platforms where several processes cannot share a file (no
+ * /proc: see procs/identity.ts): one process per database file. It holds the owner's pid; a second
  * process gets DatabaseLockedError, and a lock left by a dead process is taken over.
  */
 import * as fs from 'node:fs';
 import { AlreadyOpenError, DatabaseLockedError, NotADatabaseError, StorageError } from '../errors.js';
+import { canShareAcrossProcesses } from '../procs/identity.js';
+import { lockAlone } from './shared-open.js';
+
+/**
+ * Takes `path` for this process alone (recover --apply): with the lock directory where the
+ * platform allows sharing (refused while another process has the file open), else the lock file.
+ */
+export function lockExclusive(path: string): () => void {
+  return canShareAcrossProcesses() ? lockAlone(path, 10_000) : lockFile(path);
+}
 
 /** Takes the lock file of `path` for this process; returns the function that removes it. */
 export function lockFile(path: string): () => void {

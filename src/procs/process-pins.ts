@@ -1,0 +1,89 @@
+/**
+ * Readers across processes (docs/design.md, "Several processes: the reader protocol"): what a
+ * thread does, beyond its pin in the lock table, so that writers of other processes see the pin.
+ *
+ * A process's record lists the slots its threads pin, with the version each held then. Only the
+ * first pin of a slot in the process writes the record, and the last one's release writes it
+ * again; the pins in between cost nothing here. The protocol against a writer of another
+ * process is LMDB's, over pread/pwrite: the reader writes its record, then reads the commit
+ * record again and pins anew if the version moved; the writer writes its target slot into the
+ * commit record, then reads every record. Each does its write before its read, so at least one
+ * of them sees the other (the page cache orders them): the writer sees the pin and waits, or the
+ * reader sees the newer version and retries.
+ *
+ * Between threads of one process, the record's entry for a slot (S_PUB in the lock table) is
+ * set under the record mutex, and a thread withdrawing it marks it CLEARING before it re-checks
+ * the slot's reader count, while a pinning thread counts itself before it reads S_PUB: so a pin
+ * that found the entry SHOWN is always seen by the withdrawing thread, which then keeps it.
+ */
+import { PUB_CLEARING, PUB_NONE, PUB_SHOWN, type LockTable } from '../sync/locks.js';
+import type { ProcessReaders } from '../sync/readers.js';
+import type { CommitRecord } from './records.js';
+import type { LockDir } from './lock-dir.js';
+import { liveness } from './identity.js';
+
+export class ProcessPins implements ProcessReaders {
+  /** The commit record as this thread last read it. */
+  last: CommitRecord | null = null;
+
+  constructor(private readonly locks: LockTable, private readonly dir: LockDir) {}
+
+  refresh(): void {
+    const c = this.dir.readCommit();
+    if (c === null) return;
+    this.last = c;
+    this.adopt(c.txnId, c.slot);
+  }
+
+  /**
+   * Makes (txnId, slot) this process's published version if it is newer than the lock table's.
+   * Under the record mutex, as every publish of a shared file is: two threads publishing
+   * different versions at once could otherwise leave the slot of one with the id of the other.
+   */
+  adopt(txnId: number, slot: number): void {
+    if (((txnId | 0) - this.locks.publishedSeq() | 0) <= 0) return;
+    this.dir.withRecord(() => {
+      if (((txnId | 0) - this.locks.publishedSeq() | 0) > 0) this.locks.publish(txnId, slot);
+    });
+  }
+
+  announce(slot: number, versionLow: number): 'ok' | 'retry' | 'wait' {
+    const locks = this.locks;
+    if (locks.pubState(slot) === PUB_SHOWN && locks.pubVersion(slot) === (versionLow | 0)) return 'ok';
+    this.dir.withRecord(() => {
+      if (locks.pubState(slot) === PUB_SHOWN && locks.pubVersion(slot) === (versionLow | 0)) return;
+      locks.setPub(slot, PUB_SHOWN, versionLow, Date.now());
+      this.dir.writeOwnLocked();
+    });
+    const c = this.dir.readCommit();
+    if (c === null) return 'ok'; // no process ever published: nothing can have moved
+    this.last = c;
+    if ((c.txnId | 0) !== (versionLow | 0)) return 'retry';
+    // a writer never takes the current version's slot, but in serial mode (nRoots 1)
+    if (c.target === slot && c.writerPid !== process.pid) {
+      const me = this.dir.me;
+      if (liveness({ pid: c.writerPid, start: c.writerStart, boot: me.boot, pidNs: me.pidNs }) !== 'dead') return 'wait';
+    }
+    return 'ok';
+  }
+
+  withdraw(slot: number): void {
+    const locks = this.locks;
+    if (locks.readers(slot) !== 0 || locks.pubState(slot) !== PUB_SHOWN) return;
+    this.dir.withRecord(() => {
+      if (locks.pubState(slot) !== PUB_SHOWN) return;
+      locks.setPub(slot, PUB_CLEARING);
+      if (locks.readers(slot) !== 0) {
+        locks.setPub(slot, PUB_SHOWN, locks.pubVersion(slot), locks.pubSince(slot));
+        return;
+      }
+      locks.setPub(slot, PUB_NONE);
+      this.dir.writeOwnLocked();
+    });
+  }
+
+  /** Withdraws every slot no thread pins any more (a writer of this process expired the last pin). */
+  sweep(): void {
+    for (let s = 0; s < this.locks.nRoots; s++) this.withdraw(s);
+  }
+}
