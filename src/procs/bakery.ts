@@ -19,6 +19,7 @@
  */
 import type { LockDir, OtherProcess } from './lock-dir.js';
 import { liveness } from './identity.js';
+import { stallMs } from './test-hooks.js';
 
 export class Bakery {
   /** The other process this one last waited for (error messages). */
@@ -39,6 +40,7 @@ export class Bakery {
         // choosing lasts two pwrites; a ticket that comes first lasts a commit: recheck liveness
         // only after the first looks, since it costs a read of /proc
         if (polls > 0 && liveness(r.id) === 'dead') {
+          if (stallMs > 0) sleep(stallMs);
           this.dir.removeDead(o.name);
           break;
         }
@@ -60,6 +62,7 @@ export class Bakery {
       const r = this.dir.read(o.name);
       if (r === null || !this.blocks(mine, o.name, r.choosing, r.ticket)) continue;
       if (liveness(r.id) === 'dead') {
+        if (stallMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, stallMs);
         this.dir.removeDead(o.name);
         continue;
       }

@@ -1,0 +1,13 @@
+/**
+ * Faults the multi-process tests inject, read once from the environment. Each one breaks a step
+ * of the protocol on purpose, so that a test can show it would catch the bug (test/procs/):
+ *   ROTADB_TEST_IGNORE_PINS=1   a writer does not count other processes' pins (scan finds none)
+ *   ROTADB_TEST_SKIP_RECHECK=1  a reader does not read the commit record again after announcing its pin
+ *   ROTADB_TEST_STALL_MS=n      the writer lock waits n ms between finding a process dead and acting on it
+ * None is set in normal use; they cost one property load where they are checked.
+ */
+const env = process.env;
+
+export const ignorePins = env.ROTADB_TEST_IGNORE_PINS === '1';
+export const skipRecheck = env.ROTADB_TEST_SKIP_RECHECK === '1';
+export const stallMs = Number(env.ROTADB_TEST_STALL_MS ?? 0) || 0;
