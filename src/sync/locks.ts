@@ -70,6 +70,8 @@ export const KIND_TXN = 1;
 export const KIND_THREAD = 2;
 
 const LOG_CAPACITY = 1 << 16;
+/** See lockRecord(). */
+const RECORD_STEAL_MS = 250;
 /** Threads that can have one file open at once (each has an entry for its short reads). */
 export const MAX_THREADS = 64;
 
@@ -428,21 +430,35 @@ export class LockTable {
       this.release(r);
       this.unclaim(r);
     }
+    // a thread terminated while it wrote the process's record
+    if (Atomics.compareExchange(i, PROC_MUTEX, tid + 1, 0) === tid + 1) Atomics.notify(i, PROC_MUTEX);
     return joined;
   }
 
   // ---- this process's record in the lock directory (procs/): its state, shared by the threads
 
-  /** Takes the mutex under which a thread rewrites the process's record; waits at most `ms`. */
+  /**
+   * Takes the mutex under which a thread rewrites the process's record; waits at most `ms`. It is
+   * held for one pwrite, so a holder that keeps it for RECORD_STEAL_MS is taken to be a thread
+   * that was terminated while writing (Worker.terminate() can stop a thread anywhere), and the
+   * mutex is taken from it. If that thread was only slow, its late write may drop a pin from the
+   * record for a moment: a writer of another process could then reuse that version's pages, and
+   * the reader would get a typed error from the birth check, never a wrong value.
+   */
   lockRecord(ms: number): boolean {
     const i = this.i32;
-    const deadline = Date.now() + ms;
+    const start = Date.now();
+    let owner = 0;
+    let since = start;
     for (;;) {
       const cur = Atomics.compareExchange(i, PROC_MUTEX, 0, this.tid + 1);
       if (cur === 0) return true;
-      const left = deadline - Date.now();
+      const now = Date.now();
+      if (cur !== owner) { owner = cur; since = now; }
+      if (now - since >= RECORD_STEAL_MS && Atomics.compareExchange(i, PROC_MUTEX, cur, this.tid + 1) === cur) return true;
+      const left = start + ms - now;
       if (left <= 0) return false;
-      Atomics.wait(i, PROC_MUTEX, cur, left);
+      Atomics.wait(i, PROC_MUTEX, cur, Math.min(left, RECORD_STEAL_MS));
     }
   }
 
