@@ -327,6 +327,15 @@ export class Environment implements ReadHost, WriteHost {
     return this.pins.expired(entry);
   }
 
+  outlived(meta: Meta): boolean {
+    if (this.dir === null) return false; // in one process a writer flags the reader's entry instead
+    try {
+      return readSlotMeta(this.storage, this.pageSize, meta.slot, this.path ?? 'storage').txnId !== meta.txnId;
+    } catch {
+      return true; // the slot is being written right now
+    }
+  }
+
   /** The readers of every thread; this thread's lingering short-read pin is dropped first (it is no read in progress). */
   readers(): ReaderInfo[] {
     this.pins.dropLinger();
