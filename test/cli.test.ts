@@ -220,10 +220,10 @@ describe('rotadb subcommands', () => {
     expect(JSON.parse(rota(['stat', path.join(dir, 'small.rdb'), '--json']).stdout)).toMatchObject({ pageSize: 1024, nRoots: 2 });
   });
 
-  it("readers: says that no process has the file open", async () => {
+  it("readers: says that no other process reads the file", async () => {
     const file = await sample(tempDir());
     const r = rota(['readers', file]);
-    expect(r).toEqual({ status: 0, stdout: 'no readers: the file is not open in any process\n', stderr: '' });
+    expect(r).toEqual({ status: 0, stdout: 'no readers: no other process reads the file now\n', stderr: '' });
   });
 
   it('a missing file: one line, exit 1, and nothing is created', () => {
