@@ -159,6 +159,7 @@ export class LockDir {
     } catch (e) {
       throw storageError(`cannot list ${this.dir}`, e);
     }
+    this.listed = names.filter((n) => n.startsWith('p-') && n !== this.myName);
     const out: OtherProcess[] = [];
     const seen = new Set<string>();
     for (const name of names) {
@@ -172,6 +173,19 @@ export class LockDir {
         fs.closeSync(fd);
         this.fds.delete(name);
       }
+    }
+    return out;
+  }
+
+  /** Names of the other records as of the last others() (not listed again). */
+  listed: string[] = [];
+
+  /** The records named by the last others(), read again without listing the directory. */
+  reread(): OtherProcess[] {
+    const out: OtherProcess[] = [];
+    for (const name of this.listed) {
+      const record = this.read(name);
+      if (record !== null) out.push({ name, record });
     }
     return out;
   }

@@ -89,6 +89,11 @@ export class ProcessWriter implements ProcessWriters {
     this.dir.writeCommit({ ...c, target: slot, ringReserved: c.ringHead });
   }
 
+  /**
+   * Reads the records the writer lock's last listing named (held: a process that opened the file
+   * since would have needed the lock, so no other record can hold a pin); without the lock (the
+   * async path's hint), lists the directory again.
+   */
   scan(): void {
     this.counts.fill(0);
     this.seen = [];
@@ -98,7 +103,7 @@ export class ProcessWriter implements ProcessWriters {
     for (const [k, e] of this.expired) if (!holds(e.slot, e.version)) this.expired.delete(k);
     if (this.aliveUntil.size > 1024) this.aliveUntil.clear();
     if (ignorePins) return;
-    for (const o of this.dir.others()) {
+    for (const o of this.commit !== null ? this.dir.reread() : this.dir.others()) {
       const live = o.record.pins.filter((p) => p.slot < this.locks.nRoots && holds(p.slot, p.version)
         && this.expired.get(`${o.name}:${p.slot}`)?.version !== p.version);
       if (live.length === 0) continue;
