@@ -527,6 +527,7 @@ export class Environment implements ReadHost, WriteHost {
     this.closed = true;
     process.removeListener('exit', this.onExit);
     this.pins.close();
+    this.procPins?.close();
     this.locks.releaseThread(this.locks.tid);
     if (this.path) openPaths.delete(this.path);
     try {

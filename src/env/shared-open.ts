@@ -37,6 +37,7 @@ export function openShared<T>(path: string, timeoutMs: number, open: () => { sto
       const opened = open();
       storage = opened.storage;
       agreeCommit(dir, opened.meta, path);
+      dir.compactMembers();
       return build(storage, opened.meta, dir);
     } finally {
       bakery.unlock();

@@ -134,11 +134,22 @@ export const CR_RING_HEAD = 28; // u32: entries ever appended to the reuse ring 
 export const CR_WRITER_PID = 32; // u32: the process that wrote the record (names the TARGET's owner)
 export const CR_WRITER_START = 36; // f64: its start time (clock ticks since boot)
 export const CR_RING_RESERVED = 44; // u32: ring entries below this may be being written (>= RING_HEAD; see procs/lock-dir.ts)
+export const CR_FLAGS = 48; // u32: CR_FLAG_*
 export const CR_SIZE = 64;
 export const CR_NO_TARGET = 0xffffffff;
+/** The writer lock's holder is rewriting `members` (procs/members.ts): a process joining waits, then appends again. */
+export const CR_FLAG_COMPACTING = 1;
 /** The reuse ring: u32 page numbers whose contents a commit replaced; entry k at RING_OFFSET + 4 * (k mod RING_CAPACITY). */
 export const RING_OFFSET = 4096;
 export const RING_CAPACITY = 1 << 16;
+
+/** `members`: 64-byte entries appended (O_APPEND) by each process that joins: [u32 checksum over [4, 64)][u32 magic][56 bytes: record name, NUL-padded]. */
+export const MEMBER_MAGIC = 0x4d505452; // 'R','T','P','M'
+export const MEMBER_SEED = 0x4d45;
+export const MEMBER_SIZE = 64;
+export const MEMBER_NAME = 8;
+/** A joining process's open compacts `members` once it holds this many entries. */
+export const MEMBERS_COMPACT_AT = 256;
 
 /** `p-<boot>-<pid>-<start>`: one process's record, written only by that process, at offset 0. */
 export const PROC_MAGIC = 0x52505452; // 'R','T','P','R'

@@ -22,7 +22,7 @@ export function leave(dir: LockDir, last: boolean): void {
   try {
     if (bakery.tryLock()) {
       alone = true;
-      for (const o of dir.others()) {
+      for (const o of dir.othersListed()) {
         if (liveness(o.record.id) === 'dead') dir.removeDead(o.name);
         else alone = false;
       }

@@ -12,9 +12,10 @@
  */
 import * as fs from 'node:fs';
 import { PUB_SHOWN } from '../sync/locks.js';
-import { CR_SIZE, PROC_MAX_PINS, PROC_RECORD_MAX, RING_CAPACITY, RING_OFFSET } from '../pages/layout.js';
+import { CR_FLAG_COMPACTING, CR_SIZE, PROC_MAX_PINS, PROC_RECORD_MAX, RING_CAPACITY, RING_OFFSET } from '../pages/layout.js';
 import { decodeCommit, decodeProc, encodeCommit, encodeProc, type CommitRecord, type ProcPin, type ProcRecord } from './records.js';
-import { ownIdentity, recordName, type ProcessIdentity } from './identity.js';
+import { liveness, ownIdentity, recordName, type ProcessIdentity } from './identity.js';
+import { Members } from './members.js';
 import { AlreadyOpenError, CorruptionError, DatabaseLockedError, ReadersFullError, StorageError } from '../errors.js';
 
 /** How often a torn record is read again before the directory is declared damaged. */
@@ -64,6 +65,7 @@ export class LockDir {
   readonly me: ProcessIdentity;
   readonly myName: string;
   private stateFd = -1;
+  readonly members: Members;
   private readonly ownFd: number;
   private readonly opened: number;
   /** Descriptors of other processes' records, by file name (kept open between scans). */
@@ -84,10 +86,18 @@ export class LockDir {
     this.me = ownIdentity();
     this.myName = recordName(this.me);
     const own = `${this.dir}/${this.myName}`;
+    this.members = new Members(this.dir);
     if (first) {
       this.ownFd = createRecord(this.dir, own, path);
       this.opened = Date.now();
-      this.writeOwn();
+      try {
+        this.writeOwn();
+        this.members.join(this.myName, () => this.compactingNow());
+      } catch (e) {
+        fs.closeSync(this.ownFd);
+        try { fs.unlinkSync(own); } catch { /* gone */ }
+        throw e;
+      }
     } else {
       this.ownFd = fs.openSync(own, 'r+');
       this.opened = this.readOwn()?.opened ?? Date.now();
@@ -107,6 +117,7 @@ export class LockDir {
   /** Removes the state file and the directory (procs/leave.ts: the last process, under the writer lock, alone). */
   removeDirectory(): void {
     try { fs.unlinkSync(`${this.dir}/state`); } catch { /* already gone */ }
+    try { fs.unlinkSync(this.members.path); } catch { /* already gone */ }
     this.close(true);
     try { fs.rmdirSync(this.dir); } catch { /* a process made its record meanwhile: it keeps the directory */ }
   }
@@ -148,22 +159,31 @@ export class LockDir {
   // ---------------------------------------------------------------- other processes' records
 
   /**
-   * Every other process's record, read now (the directory is listed again each time: a process
-   * that opened the file since the last call must be seen). Records that vanish while being read
-   * belong to processes that closed the file.
+   * Every other member's record, read now (`members` is read again each time: a process that
+   * joined since the last call must be seen). Records that are gone belong to processes that
+   * closed the file.
    */
   others(): OtherProcess[] {
-    let names: string[];
+    return this.readAll(this.members.names());
+  }
+
+  /**
+   * Every other record in the directory, members or not yet (a process between making its record
+   * and joining `members`): for closing, which must not miss one (procs/leave.ts).
+   */
+  othersListed(): OtherProcess[] {
     try {
-      names = fs.readdirSync(this.dir);
+      return this.readAll(fs.readdirSync(this.dir));
     } catch (e) {
       throw storageError(`cannot list ${this.dir}`, e);
     }
+  }
+
+  private readAll(names: string[]): OtherProcess[] {
     this.listed = names.filter((n) => n.startsWith('p-') && n !== this.myName);
     const out: OtherProcess[] = [];
     const seen = new Set<string>();
-    for (const name of names) {
-      if (!name.startsWith('p-') || name === this.myName) continue;
+    for (const name of this.listed) {
       seen.add(name);
       const record = this.read(name);
       if (record !== null) out.push({ name, record });
@@ -234,9 +254,44 @@ export class LockDir {
     throw new CorruptionError(`${this.dir}/state never reads back whole: the lock directory is damaged (delete ${this.dir} once no process has the database open)`);
   }
 
+  /** Whether a holder of the writer lock is compacting `members` now (read by path: a joiner has no state descriptor yet). */
+  private compactingNow(): boolean {
+    let fd: number;
+    try {
+      fd = fs.openSync(`${this.dir}/state`, 'r');
+    } catch {
+      return false; // no state file: nobody holds the lock over this directory
+    }
+    try {
+      for (let i = 0; i < TORN_RETRIES; i++) {
+        const n = fs.readSync(fd, this.crBuf, 0, CR_SIZE, 0);
+        const c = decodeCommit(this.crBuf, n);
+        // a holder killed while compacting leaves the flag set: then it means nothing
+        if (c !== null) return (c.flags & CR_FLAG_COMPACTING) !== 0 && liveness({ pid: c.writerPid, start: c.writerStart, boot: this.me.boot, pidNs: this.me.pidNs }) !== 'dead';
+        if (n < CR_SIZE || this.crBuf.every((b) => b === 0)) return false;
+      }
+      return true; // never whole: wait and look again
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** Holding the writer lock: rewrites `members` without the processes that closed the file, if it has grown large. */
+  compactMembers(): void {
+    if (!this.members.oversized()) return;
+    const c = this.readCommit();
+    if (c === null) return;
+    this.writeCommit({ ...c, flags: c.flags | CR_FLAG_COMPACTING });
+    try {
+      this.members.compact((name) => name === this.myName || fs.existsSync(`${this.dir}/${name}`));
+    } finally {
+      this.writeCommit({ ...c, flags: c.flags & ~CR_FLAG_COMPACTING });
+    }
+  }
+
   /** Writes the commit record (the writer lock's holder only). */
-  writeCommit(c: Omit<CommitRecord, 'seq' | 'writerPid' | 'writerStart'>): void {
-    encodeCommit({ ...c, seq: ++this.commitSeq, writerPid: this.me.pid, writerStart: this.me.start }, this.crBuf);
+  writeCommit(c: Omit<CommitRecord, 'seq' | 'writerPid' | 'writerStart' | 'flags'> & { flags?: number }): void {
+    encodeCommit({ flags: 0, ...c, seq: ++this.commitSeq, writerPid: this.me.pid, writerStart: this.me.start }, this.crBuf);
     pwriteAll(this.stateFd, this.crBuf, 0);
   }
 
@@ -293,6 +348,7 @@ export class LockDir {
     this.closed = true;
     for (const fd of this.fds.values()) fs.closeSync(fd);
     this.fds.clear();
+    this.members.close();
     fs.closeSync(this.ownFd);
     if (this.stateFd >= 0) fs.closeSync(this.stateFd);
     if (last) {

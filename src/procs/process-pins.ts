@@ -53,6 +53,7 @@ export class ProcessPins implements ProcessReaders {
     if (locks.pubState(slot) === PUB_SHOWN && locks.pubVersion(slot) === (versionLow | 0)) return 'ok';
     this.dir.withRecord(() => {
       if (locks.pubState(slot) === PUB_SHOWN && locks.pubVersion(slot) === (versionLow | 0)) return;
+      for (let s = 0; s < locks.nRoots; s++) if (s !== slot) this.clearLocked(s); // lazily withdrawn ones go with this write
       locks.setPub(slot, PUB_SHOWN, versionLow, Date.now());
       this.dir.writeOwnLocked();
     });
@@ -69,23 +70,61 @@ export class ProcessPins implements ProcessReaders {
     return 'ok';
   }
 
-  withdraw(slot: number): void {
+  /**
+   * Withdraws lazily: the record keeps showing the slot until this thread's event loop turns (or
+   * a later pin of another version calls sweep()), so that a loop of read transactions on one
+   * version writes the record once, not twice per transaction. Meanwhile the pin is on the
+   * version that was current, which writers do not target (but in serial mode, where they then
+   * wait for this thread's synchronous code to end, as for a lingering short read).
+   */
+  withdraw(slot: number, atOnce = false): void {
+    const locks = this.locks;
+    if (locks.readers(slot) !== 0 || locks.pubState(slot) !== PUB_SHOWN) return;
+    if (atOnce) return this.withdrawNow(slot);
+    if (this.sweepScheduled) return;
+    this.sweepScheduled = true;
+    setImmediate(this.deferred).unref();
+  }
+
+  private sweepScheduled = false;
+  private closed = false;
+  private readonly deferred = (): void => {
+    this.sweepScheduled = false;
+    if (!this.closed) this.sweep();
+  };
+
+  /** Stops the deferred sweep (the thread closes the file: its record goes anyway). */
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Withdraws `slot` now if no pin of this process is left on it. */
+  withdrawNow(slot: number): void {
     const locks = this.locks;
     if (locks.readers(slot) !== 0 || locks.pubState(slot) !== PUB_SHOWN) return;
     this.dir.withRecord(() => {
-      if (locks.pubState(slot) !== PUB_SHOWN) return;
-      locks.setPub(slot, PUB_CLEARING);
-      if (locks.readers(slot) !== 0) {
-        locks.setPub(slot, PUB_SHOWN, locks.pubVersion(slot), locks.pubSince(slot));
-        return;
-      }
-      locks.setPub(slot, PUB_NONE);
-      this.dir.writeOwnLocked();
+      if (this.clearLocked(slot)) this.dir.writeOwnLocked();
     });
+  }
+
+  /**
+   * Under the record mutex: stops showing `slot` if no thread pins it (true if it did). CLEARING
+   * first, then the count: a thread that counted itself before reading SHOWN is seen here.
+   */
+  private clearLocked(slot: number): boolean {
+    const locks = this.locks;
+    if (locks.pubState(slot) !== PUB_SHOWN) return false;
+    locks.setPub(slot, PUB_CLEARING);
+    if (locks.readers(slot) !== 0) {
+      locks.setPub(slot, PUB_SHOWN, locks.pubVersion(slot), locks.pubSince(slot));
+      return false;
+    }
+    locks.setPub(slot, PUB_NONE);
+    return true;
   }
 
   /** Withdraws every slot no thread pins any more (a writer of this process expired the last pin). */
   sweep(): void {
-    for (let s = 0; s < this.locks.nRoots; s++) this.withdraw(s);
+    for (let s = 0; s < this.locks.nRoots; s++) this.withdrawNow(s);
   }
 }

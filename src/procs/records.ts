@@ -40,6 +40,8 @@ export interface CommitRecord {
   ringHead: number;
   /** Entries in [ringHead, ringReserved) may be being written by the writer (ringHead when none are). */
   ringReserved: number;
+  /** CR_FLAG_*. */
+  flags: number;
   /** The process that wrote the record (for `target`: the writer). */
   writerPid: number;
   writerStart: number;
@@ -54,7 +56,7 @@ export function encodeProc(r: ProcRecord, buf: Uint8Array): number {
   v.setUint32(L.PR_SEQ, r.seq >>> 0, true);
   v.setUint32(L.PR_PID, r.id.pid, true);
   v.setFloat64(L.PR_START, r.id.start, true);
-  buf.set(Buffer.from(r.id.boot.padEnd(32, '0').slice(0, 32), 'hex'), L.PR_BOOT);
+  buf.set(bootBytes(r.id.boot), L.PR_BOOT);
   v.setUint32(L.PR_CHOOSING, r.choosing ? 1 : 0, true);
   v.setUint32(L.PR_COUNT, r.pins.length, true);
   v.setFloat64(L.PR_TICKET, r.ticket, true);
@@ -110,6 +112,7 @@ export function encodeCommit(c: CommitRecord, buf: Uint8Array): void {
   v.setUint32(L.CR_TARGET, c.target < 0 ? L.CR_NO_TARGET : c.target, true);
   v.setUint32(L.CR_RING_HEAD, c.ringHead >>> 0, true);
   v.setUint32(L.CR_RING_RESERVED, c.ringReserved >>> 0, true);
+  v.setUint32(L.CR_FLAGS, c.flags, true);
   v.setUint32(L.CR_WRITER_PID, c.writerPid, true);
   v.setFloat64(L.CR_WRITER_START, c.writerStart, true);
   v.setUint32(L.CR_CHECKSUM, checksum(buf, 4, L.CR_SIZE, L.LOCK_STATE_SEED), true);
@@ -129,9 +132,22 @@ export function decodeCommit(buf: Uint8Array, n: number): CommitRecord | null {
     target: target === L.CR_NO_TARGET ? -1 : target,
     ringHead: v.getUint32(L.CR_RING_HEAD, true),
     ringReserved: v.getUint32(L.CR_RING_RESERVED, true),
+    flags: v.getUint32(L.CR_FLAGS, true),
     writerPid: v.getUint32(L.CR_WRITER_PID, true),
     writerStart: v.getFloat64(L.CR_WRITER_START, true),
   };
+}
+
+let lastBoot = '';
+let lastBootBytes = new Uint8Array(16);
+
+/** The 16 bytes of a boot id (one per machine boot: parsed once). */
+function bootBytes(boot: string): Uint8Array {
+  if (boot !== lastBoot) {
+    lastBootBytes = Buffer.from(boot.padEnd(32, '0').slice(0, 32), 'hex');
+    lastBoot = boot;
+  }
+  return lastBootBytes;
 }
 
 function view(buf: Uint8Array): DataView {

@@ -24,8 +24,11 @@ export interface ProcessReaders {
    * again); 'wait': serial mode, a writer of another process holds the only slot.
    */
   announce(slot: number, versionLow: number): 'ok' | 'retry' | 'wait';
-  /** A pin on `slot` was dropped: withdraws the announcement if no pin of this process is left on it. */
-  withdraw(slot: number): void;
+  /**
+   * A pin on `slot` was dropped: withdraws the announcement if no pin of this process is left on
+   * it, lazily (when this thread's event loop turns) unless `atOnce`.
+   */
+  withdraw(slot: number, atOnce?: boolean): void;
 }
 
 /** Short reads that reuse one lingering pin before looking for other processes' commits again. */
@@ -189,7 +192,7 @@ export class ReaderPins {
         const a = other.announce(r, this.locks.slotVersionLow(r));
         if (a !== 'ok') {
           this.locks.release(entry);
-          other.withdraw(r);
+          other.withdraw(r, true); // a writer may be waiting for exactly this pin
           if (a === 'wait') deadline = this.serialWait(r, deadline, 'a writer of another process');
           continue;
         }
