@@ -48,7 +48,7 @@ export class Members {
         continue;
       }
       try {
-        fs.writeSync(fd, entry);
+        if (fs.writeSync(fd, entry) !== entry.length) throw new StorageError(`${this.path}: a short append (is the disk full?)`);
         if (compacting()) {
           Atomics.wait(sleeper, 0, 0, 1);
           continue;
@@ -67,9 +67,16 @@ export class Members {
     if (this.buf.length < size) this.buf = new Uint8Array(size * 2);
     const n = fs.readSync(this.fd, this.buf, 0, size, 0);
     const out = new Set<string>();
-    for (let o = 0; o + MEMBER_SIZE <= n; o += MEMBER_SIZE) {
+    for (let o = 0; o + MEMBER_SIZE <= n;) {
       const name = decodeMember(this.buf.subarray(o, o + MEMBER_SIZE));
-      if (name !== null) out.add(name); // else an append still being written: a joiner not yet in
+      if (name !== null) {
+        out.add(name);
+        o += MEMBER_SIZE;
+      } else {
+        // an append still being written (a joiner not yet in), or a short one (a full disk):
+        // the next whole entry starts at some later multiple of 4
+        o += 4;
+      }
     }
     return [...out];
   }
