@@ -5,7 +5,7 @@
  * be judged from here (liveness 'unknown') and so is never taken for dead.
  */
 import * as fs from 'node:fs';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { open } from '../../src/index.js';
@@ -13,11 +13,13 @@ import { decodeCommit, decodeProc, encodeCommit, encodeProc, type CommitRecord, 
 import { liveness, ownIdentity, recordName, type ProcessIdentity } from '../../src/procs/identity.js';
 import { CR_SIZE, PROC_MAX_PINS, PROC_RECORD_MAX } from '../../src/pages/layout.js';
 import { expectClean, openFile, tempDir, tempPath, track } from '../helpers/db.js';
-import { adopt, childrenDir, Lines } from './children/drive.js';
+import { adopt, childrenDir, Lines, Peer, peerPath, startPeer } from './children/drive.js';
 
 const me = ownIdentity();
 const OPENED = 1_700_000_000_000; // children/record-writer.mjs
 const HOT_MS = 2_000;
+/** Whether this process may make a pid namespace (root, util-linux's unshare). */
+const canUnshare = spawnSync('unshare', ['--pid', '--fork', '--kill-child', 'true']).status === 0;
 /** A pid no process has here (above pid_max), in a namespace that is not ours. */
 const FOREIGN: ProcessIdentity = { pid: 77_777, start: 12_345, boot: me.boot, pidNs: me.pidNs + 1 };
 
@@ -189,5 +191,72 @@ describe('a record of another pid namespace', () => {
     db.putSync('k', 3);
     expect(db.get('k')).toBe(3);
     expectClean(db);
+  });
+
+  it.skipIf(!canUnshare)('of a real process (unshare --pid): shared as any; its writer lock is never broken, even once it is dead', async () => {
+    const file = tempPath();
+    const db = track(open(file, { writeTimeoutMs: 300 }));
+    db.putSync('ours', 1);
+    const ns = adopt(spawn('unshare', ['--pid', '--fork', '--kill-child', process.execPath, peerPath], { stdio: ['pipe', 'pipe', 'pipe'] }));
+    const peer = new Peer(ns);
+    expect((await peer.answer()).pid).toBe(1); // pid 1 of its own namespace
+    await peer.call('open', { path: file });
+    expect(await peer.call('get', { key: 'ours' })).toBe(1);
+    await peer.call('put', { key: 'theirs', value: 2 });
+    await new Promise((r) => setImmediate(r));
+    expect(db.get('theirs')).toBe(2);
+    const name = fs.readdirSync(`${file}-lock`).find((n) => n.startsWith('p-') && n !== recordName(me))!;
+    const b = new Uint8Array(fs.readFileSync(path.join(`${file}-lock`, name)));
+    const theirs = decodeProc(b, b.length)!;
+    expect(theirs.id.pidNs).not.toBe(me.pidNs);
+    expect(liveness(theirs.id)).toBe('unknown');
+
+    await peer.call('beginWrite', { key: 'theirs', value: 3 });
+    const hostPid = Number(fs.readFileSync(`/proc/${ns.pid}/task/${ns.pid}/children`, 'latin1').trim());
+    expect(timedCode(() => db.putSync('ours', 2)).message).toContain('process 1');
+    await peer.kill(); // --kill-child: its child goes too
+    for (let i = 0; fs.existsSync(`/proc/${hostPid}`); i++) {
+      expect(i, 'the namespaced child outlived its parent').toBeLessThan(500);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // dead now, but nothing here can tell: its ticket stands until its record is removed by hand
+    const e = timedCode(() => db.putSync('ours', 2));
+    expect(e.code).toBe('ROTA_WRITE_TIMEOUT');
+    expect(e.message).toContain('process 1');
+    fs.unlinkSync(path.join(`${file}-lock`, name));
+    db.putSync('ours', 2);
+    expect(db.get('theirs')).toBe(2);
+    expectClean(db);
+  });
+
+  // Serial mode (nRoots 1): a writer targets the slot readers use, and a reader that finds it
+  // targeted waits while the writer lives; its liveness is judged by its record.
+  async function serialRead(peer: Peer): Promise<{ code?: string; ms: number; file: string }> {
+    const file = tempPath();
+    const db = track(open(file, { nRoots: 1, writeTimeoutMs: 300 }));
+    db.putSync('a', 1);
+    await peer.call('open', { path: file, options: { nRoots: 1 } });
+    await peer.call('beginWrite', { key: 'a', value: 2 });
+    const t0 = Date.now();
+    try {
+      db.beginRead().end();
+      return { ms: Date.now() - t0, file };
+    } catch (e) {
+      return { code: (e as { code?: string }).code, ms: Date.now() - t0, file };
+    } finally {
+      await peer.kill();
+    }
+  }
+
+  it.skipIf(!canUnshare)('serial mode: a writer of another namespace holding the only slot makes a reader wait, as one of ours does', async () => {
+    const local = await serialRead(await startPeer());
+    expect(local.code).toBe('ROTA_READ_TIMEOUT');
+    const ns = new Peer(adopt(spawn('unshare', ['--pid', '--fork', '--kill-child', process.execPath, peerPath], { stdio: ['pipe', 'pipe', 'pipe'] })));
+    await ns.answer();
+    const foreign = await serialRead(ns);
+    expect(foreign.code, 'its pid was looked up in our namespace, where it names another process').toBe('ROTA_READ_TIMEOUT');
+    expect(foreign.ms).toBeGreaterThanOrEqual(295);
+    // its record stands (it cannot be judged from here) until removed by hand; then readers go on
+    for (const n of fs.readdirSync(`${foreign.file}-lock`)) if (n.startsWith('p-') && n !== recordName(me)) fs.unlinkSync(path.join(`${foreign.file}-lock`, n));
   });
 });
