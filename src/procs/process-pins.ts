@@ -20,7 +20,7 @@ import { PUB_CLEARING, PUB_NONE, PUB_SHOWN, type LockTable } from '../sync/locks
 import type { ProcessReaders } from '../sync/readers.js';
 import type { CommitRecord } from './records.js';
 import type { LockDir } from './lock-dir.js';
-import { liveness } from './identity.js';
+import { liveness, recordName } from './identity.js';
 import { skipRecheck } from './test-hooks.js';
 
 export class ProcessPins implements ProcessReaders {
@@ -62,10 +62,15 @@ export class ProcessPins implements ProcessReaders {
     if (c === null) return 'ok'; // no process ever published: nothing can have moved
     this.last = c;
     if ((c.txnId | 0) !== (versionLow | 0)) return 'retry';
-    // a writer never takes the current version's slot, but in serial mode (nRoots 1)
-    if (c.target === slot && c.writerPid !== process.pid) {
-      const me = this.dir.me;
-      if (liveness({ pid: c.writerPid, start: c.writerStart, boot: me.boot, pidNs: me.pidNs }) !== 'dead') return 'wait';
+    // a writer never takes the current version's slot, but in serial mode (nRoots 1). Its
+    // liveness is judged from its record, which names its pid namespace (the commit record does
+    // not: a pid of another namespace looked up here would name some other process); no record
+    // means it closed the file or was found dead
+    const me = this.dir.me;
+    if (c.target === slot && !(c.writerPid === me.pid && c.writerStart === me.start)) {
+      const name = recordName({ pid: c.writerPid, start: c.writerStart, boot: me.boot, pidNs: me.pidNs });
+      const w = this.dir.others().find((o) => o.name === name); // others(): no descriptor kept for a record that went
+      if (w !== undefined && liveness(w.record.id) !== 'dead') return 'wait';
     }
     return 'ok';
   }
