@@ -164,7 +164,7 @@ export class LockDir {
    * closed the file.
    */
   others(): OtherProcess[] {
-    return this.readAll(this.members.names());
+    return this.readAll(this.members.names().sort());
   }
 
   /**
@@ -225,7 +225,15 @@ export class LockDir {
       const n = fs.readSync(fd, this.buf, 0, PROC_RECORD_MAX, 0);
       if (n === 0) return null; // created, not yet written: it shows nothing yet
       const r = decodeProc(this.buf, n);
-      if (r !== null) return r;
+      if (r === null) continue;
+      // A record removed (by its process at close, or as a dead one's) may still be open here; it
+      // holds nothing then. Checked only when it would hold something, to save the fstat.
+      if ((r.choosing || r.ticket !== 0 || r.pins.length > 0) && fs.fstatSync(fd).nlink === 0) {
+        fs.closeSync(fd);
+        this.fds.delete(name);
+        return null;
+      }
+      return r;
     }
     throw new CorruptionError(`${this.dir}/${name} never reads back whole: the lock directory is damaged (delete ${this.dir} once no process has the database open)`);
   }

@@ -34,8 +34,9 @@ describe('the lock directory', () => {
     db.putSync('a', 1);
     const entries = lockEntries(file)!;
     expect(fs.statSync(`${file}-lock`).isDirectory()).toBe(true);
-    expect(entries).toHaveLength(2);
+    expect(entries).toHaveLength(3);
     expect(entries).toContain('state');
+    expect(entries).toContain('members');
     const [rec] = recordsOf(file);
     expect(rec).toMatch(new RegExp(`^p-[0-9a-f]{12}-${process.pid}-\\d+$`));
     expectClean(db);

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { open } from '../../src/index.js';
 import { decodeCommit, decodeProc, encodeCommit, encodeProc, type CommitRecord, type ProcRecord } from '../../src/procs/records.js';
 import { liveness, ownIdentity, recordName, type ProcessIdentity } from '../../src/procs/identity.js';
+import { Members } from '../../src/procs/members.js';
 import { CR_SIZE, PROC_MAX_PINS, PROC_RECORD_MAX } from '../../src/pages/layout.js';
 import { expectClean, openFile, tempDir, tempPath, track } from '../helpers/db.js';
 import { adopt, childrenDir, Lines, Peer, peerPath, startPeer } from './children/drive.js';
@@ -59,7 +60,7 @@ describe('record codec', () => {
     const buf = new Uint8Array(PROC_RECORD_MAX);
     const n = encodeProc(sample(5), buf);
     expect(flips(buf, n, decodeProc)).toBe(0);
-    const c: CommitRecord = { seq: 9, txnId: 2 ** 33 + 17, slot: 3, target: 1, ringHead: 0xffffff00, ringReserved: 0xffffff40, writerPid: 31_999, writerStart: 5_555_555 };
+    const c: CommitRecord = { seq: 9, txnId: 2 ** 33 + 17, slot: 3, target: 1, ringHead: 0xffffff00, ringReserved: 0xffffff40, writerPid: 31_999, writerStart: 5_555_555, flags: 1 };
     const cb = new Uint8Array(CR_SIZE);
     encodeCommit(c, cb);
     expect(decodeCommit(cb, CR_SIZE)).toEqual(c);
@@ -117,6 +118,7 @@ describe('a record of another pid namespace', () => {
     fs.mkdirSync(`${file}-lock`, { recursive: true });
     const p = path.join(`${file}-lock`, recordName(id));
     fs.writeFileSync(p, buf.subarray(0, n));
+    new Members(`${file}-lock`).join(recordName(id), () => false); // as its process would, before taking a ticket
     return p;
   }
 
@@ -141,7 +143,7 @@ describe('a record of another pid namespace', () => {
     expect(e.message).toContain(`process ${FOREIGN.pid}`);
     expect(e.ms).toBeGreaterThanOrEqual(295);
     expect(e.ms).toBeLessThan(3_000);
-    expect(fs.readdirSync(`${file}-lock`)).toEqual([path.basename(rec)]); // ours withdrawn, its kept
+    expect(fs.readdirSync(`${file}-lock`).sort()).toEqual(['members', path.basename(rec)]); // ours withdrawn, its kept
     fs.unlinkSync(rec);
     const db = openFile(file);
     db.putSync('k', 1);
@@ -169,7 +171,7 @@ describe('a record of another pid namespace', () => {
     db.putSync('k', 4);
     expectClean(db);
     await db.close();
-    expect(fs.readdirSync(`${file}-lock`).sort()).toEqual([recordName(FOREIGN), 'state']);
+    expect(fs.readdirSync(`${file}-lock`).sort()).toEqual(['members', recordName(FOREIGN), 'state']);
   });
 
   it('pinning the version a writer must replace, it holds that writer until ROTA_WRITE_TIMEOUT naming its pid', async () => {

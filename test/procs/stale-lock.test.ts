@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { open } from '../../src/index.js';
 import { encodeProc, decodeProc, type ProcRecord } from '../../src/procs/records.js';
 import { liveness, ownIdentity, recordName, type ProcessIdentity } from '../../src/procs/identity.js';
+import { Members } from '../../src/procs/members.js';
 import { PROC_RECORD_MAX } from '../../src/pages/layout.js';
 import { expectClean, openFile, tempPath, track } from '../helpers/db.js';
 import { adopt, childrenDir, Lines, peerPath, startPeer, strays } from './children/drive.js';
@@ -40,17 +41,20 @@ function stat(pid: number): { state: string; ppid: number; start: number } {
 function plantRecord(file: string, id: ProcessIdentity, choosing: boolean, ticket: number, at = path.join(`${file}-lock`, recordName(id))): string {
   const buf = new Uint8Array(PROC_RECORD_MAX);
   const n = encodeProc({ id, seq: 1, choosing, ticket, opened: Date.now(), pins: [] }, buf);
+  const fresh = !fs.existsSync(at);
   const fd = fs.openSync(at, fs.constants.O_RDWR | fs.constants.O_CREAT);
   try { fs.writeSync(fd, buf, 0, n, 0); } finally { fs.closeSync(fd); }
+  if (fresh) new Members(`${file}-lock`).join(path.basename(at), () => false); // as its process would, before taking a ticket
   return at;
 }
 
+/** Whether `record` comes first among the records (the order every process visits them in: sorted names). */
 function firstInDirectory(file: string, record: string): boolean {
   return fs.readdirSync(`${file}-lock`).find((n) => n.startsWith('p-')) === path.basename(record);
 }
 
 /**
- * plantRecord() under a name that every process lists first (fs.readdirSync sorts), so that
+ * plantRecord() under a name that every process visits first (LockDir.others() sorts), so that
  * every racer is polling the holder, none queued behind another racer, when it dies: a racer
  * that took over without checking the others would then hold the lock together with them. The
  * name is only a key: the record says whose it is.
