@@ -118,6 +118,13 @@ export class LockDir {
   removeDirectory(): void {
     try { fs.unlinkSync(`${this.dir}/state`); } catch { /* already gone */ }
     try { fs.unlinkSync(this.members.path); } catch { /* already gone */ }
+    // temporary files (`state.<pid>.*`, `members.<pid>.*`) of processes killed while making them
+    for (const name of safeList(this.dir)) {
+      const m = /^(?:state|members)\.(\d+)\./.exec(name);
+      if (m !== null && !pidExists(Number(m[1]))) {
+        try { fs.unlinkSync(`${this.dir}/${name}`); } catch { /* gone */ }
+      }
+    }
     this.close(true);
     try { fs.rmdirSync(this.dir); } catch { /* a process made its record meanwhile: it keeps the directory */ }
   }
@@ -434,6 +441,10 @@ function openState(dir: string): number {
 function pwriteAll(fd: number, b: Uint8Array, pos: number): void {
   let done = 0;
   while (done < b.length) done += fs.writeSync(fd, b, done, b.length - done, pos + done);
+}
+
+function safeList(dir: string): string[] {
+  try { return fs.readdirSync(dir); } catch { return []; }
 }
 
 function safeRead(p: string): string {
