@@ -5,6 +5,9 @@
 //   npm run build && node bench/procs.mjs
 //   BASE=/work/wt/mpbase node bench/procs.mjs      (the build to compare with: <BASE>/dist)
 //   BENCH_N=200000 BENCH_ROUNDS=3 BENCH_MS=1500 node bench/procs.mjs
+//   BENCH_DATA=/tmp/procs-data ...   (keep the loaded files there and reuse them on the next run)
+//   FIX=<tree> ...                   (also run the commit cases on <tree>/dist, a prototype)
+//   BENCH_ONLY='^puts' ...           (only the cases whose "section label" matches)
 //
 // Every measurement runs in child processes (this script with --child, forked with IPC), so
 // that each one imports the build it names: `cur` (../dist, this tree), `base` (<BASE>/dist,
@@ -82,12 +85,15 @@ async function child() {
   if (job.kind === 'load') {
     const keys = Array.from({ length: job.n }, (_, i) => keyOf(i));
     loadEntries(db, keys, values, shuffledOrder(job.n, SEED), 10_000);
-  } else if (job.kind === 'gets') {
-    const keys = Array.from({ length: job.n }, (_, i) => keyOf(i));
+  }
+  if (job.kind === 'gets' || job.kind === 'txn') {
     // warm-up: every page into this process's cache
     let seen = 0;
     for (const { key } of db.getRange()) if (key !== undefined) seen++;
     if (seen !== job.n) throw new Error(`found ${seen} entries, expected ${job.n}`);
+  }
+  if (job.kind === 'gets') {
+    const keys = Array.from({ length: job.n }, (_, i) => keyOf(i));
     step = () => {
       for (let i = 0; i < GETS_PER_TURN; i++) {
         const k = below(rand, job.n);
@@ -187,9 +193,14 @@ async function runCase({ store, dist, file, kind, measure, holders, noSync, n })
   for (const m of ms) await m.next('ready');
   for (const m of ms) m.c.send('go');
   const results = [];
-  for (const m of ms) results.push(await m.next('result'));
-  for (const m of [...ms, ...hold]) m.c.send('close');
-  for (const m of [...ms, ...hold]) { await m.next('closed'); await m.done(); }
+  let failed = 0;
+  // A child that fails (its error went to stderr) is counted, and the case goes on without it.
+  for (const m of ms) {
+    try { results.push(await m.next('result')); } catch (e) { failed++; console.log(`  (${e.message})`); }
+  }
+  for (const m of [...ms, ...hold]) if (m.c.connected) m.c.send('close');
+  for (const m of [...ms, ...hold]) { try { await m.next('closed'); } catch { /* counted above */ } await m.done(); }
+  if (failed > 0) return { rate: NaN, cpuPerOp: NaN, failed };
   // processes run side by side: the aggregate is the sum of each one's own rate
   return { rate: results.reduce((s, r) => s + r.ops / (r.ns / 1e9), 0), cpuPerOp: results.reduce((s, r) => s + r.cpuUs, 0) / results.reduce((s, r) => s + r.ops, 0) };
 }
@@ -214,8 +225,12 @@ async function main() {
   const curDist = path.join(here, '..', 'dist');
   const baseDist = process.env.BASE ? path.join(process.env.BASE, 'dist') : null;
   if (baseDist !== null && !fs.existsSync(path.join(baseDist, 'index.js'))) throw new Error(`${baseDist}/index.js not found: build BASE first`);
-  const builds = { cur: curDist, ...(baseDist ? { base: baseDist } : {}) };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotadb-procs-'));
+  const fixDist = process.env.FIX ? path.join(process.env.FIX, 'dist') : null;
+  const builds = { cur: curDist, ...(baseDist ? { base: baseDist } : {}), ...(fixDist ? { fix: fixDist } : {}) };
+  const keep = process.env.BENCH_DATA !== undefined && process.env.BENCH_DATA !== '';
+  const dir = keep ? process.env.BENCH_DATA : fs.mkdtempSync(path.join(os.tmpdir(), 'rotadb-procs-'));
+  if (keep) fs.mkdirSync(dir, { recursive: true });
+  const loaded = (f) => fs.existsSync(f) && (fs.statSync(f).isFile() || fs.existsSync(path.join(f, 'data.mdb')));
   const m = machineInfo();
   const log = (...a) => console.log(...a);
   log('# rotadb: several processes on one file');
@@ -229,13 +244,14 @@ async function main() {
       files[`${b}-r`] = path.join(dir, `${b}-r.rdb`);
       files[`${b}-w`] = path.join(dir, `${b}-w.rdb`);
       files[`${b}-ws`] = path.join(dir, `${b}-ws.rdb`);
-      await loadFile('rotadb', dist, files[`${b}-r`], N);
-      await loadFile('rotadb', dist, files[`${b}-w`], NW);
-      await loadFile('rotadb', dist, files[`${b}-ws`], NW);
+      // the fix build (a prototype, FIX=<tree>) runs the commit cases only
+      if (b !== 'fix' && !loaded(files[`${b}-r`])) await loadFile('rotadb', dist, files[`${b}-r`], N);
+      if (!loaded(files[`${b}-w`])) await loadFile('rotadb', dist, files[`${b}-w`], NW);
+      if (!loaded(files[`${b}-ws`])) await loadFile('rotadb', dist, files[`${b}-ws`], NW);
     }
     for (const f of ['r', 'w', 'ws']) {
       files[`lmdb-${f}`] = path.join(dir, `lmdb-${f}`);
-      await loadFile('lmdb', null, files[`lmdb-${f}`], f === 'r' ? N : NW);
+      if (!loaded(files[`lmdb-${f}`])) await loadFile('lmdb', null, files[`lmdb-${f}`], f === 'r' ? N : NW);
     }
     log(`loaded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
@@ -258,26 +274,44 @@ async function main() {
       for (const [b, s] of [['cur', R('cur')], ...(baseDist ? [['base', R('base')]] : []), ['lmdb', L]]) {
         add(`puts-${tag}`, `${b}, 1 writer`, { ...s, file: files[`${b}-${f}`], kind: 'puts', measure: 1, holders: 0, noSync, n: NW });
       }
-      add(`puts-${tag}`, 'cur, 2 writers', { ...R('cur'), file: files[`cur-${f}`], kind: 'puts', measure: 2, holders: 0, noSync, n: NW });
-      add(`puts-${tag}`, 'cur, 4 writers', { ...R('cur'), file: files[`cur-${f}`], kind: 'puts', measure: 4, holders: 0, noSync, n: NW });
+      for (const b of fixDist ? ['cur', 'fix'] : ['cur']) {
+        if (b === 'fix') add(`puts-${tag}`, 'fix, 1 writer', { ...R('fix'), file: files[`fix-${f}`], kind: 'puts', measure: 1, holders: 0, noSync, n: NW });
+        add(`puts-${tag}`, `${b}, 2 writers`, { ...R(b), file: files[`${b}-${f}`], kind: 'puts', measure: 2, holders: 0, noSync, n: NW });
+        add(`puts-${tag}`, `${b}, 4 writers`, { ...R(b), file: files[`${b}-${f}`], kind: 'puts', measure: 4, holders: 0, noSync, n: NW });
+      }
     }
 
+    // BENCH_ONLY=<regex>: only the cases whose "section label" matches (the others' rows show —)
+    if (process.env.BENCH_ONLY) {
+      const only = new RegExp(process.env.BENCH_ONLY);
+      for (let i = cases.length - 1; i >= 0; i--) if (!only.test(`${cases[i].section} ${cases[i].label}`)) cases.splice(i, 1);
+    }
     const rates = cases.map(() => []);
     const cpus = cases.map(() => []);
+    const failures = [];
     for (let round = 0; round < ROUNDS; round++) {
       for (let i = 0; i < cases.length; i++) {
-        const { rate: r, cpuPerOp } = await runCase(cases[i].c);
+        const { rate: r, cpuPerOp, failed } = await runCase(cases[i].c);
+        if (failed !== undefined) {
+          failures.push({ round: round + 1, section: cases[i].section, label: cases[i].label, failed });
+          log(`round ${round + 1}  ${cases[i].section.padEnd(13)} ${cases[i].label.padEnd(34)} FAILED: ${failed} of ${cases[i].c.measure} children`);
+          continue;
+        }
         rates[i].push(r);
         cpus[i].push(cpuPerOp);
         log(`round ${round + 1}  ${cases[i].section.padEnd(13)} ${cases[i].label.padEnd(34)} ${r.toFixed(0).padStart(9)} /s  ${cpuPerOp.toFixed(2).padStart(8)} µs CPU/op  load ${os.loadavg()[0].toFixed(1)}`);
       }
     }
-    for (const b of Object.keys(builds)) for (const f of ['r', 'w', 'ws']) await checkFile(builds[b], files[`${b}-${f}`]);
+    for (const b of Object.keys(builds)) for (const f of ['r', 'w', 'ws']) if (loaded(files[`${b}-${f}`])) await checkFile(builds[b], files[`${b}-${f}`]);
     log('check(): every rotadb file clean');
 
     const med = (section, label) => {
       const i = cases.findIndex((c) => c.section === section && c.label === label);
       return i < 0 ? null : median(rates[i]);
+    };
+    const medCpu = (section, label) => {
+      const i = cases.findIndex((c) => c.section === section && c.label === label);
+      return i < 0 ? null : median(cpus[i]);
     };
     const fmt = (x) => (x === null ? '—' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
     const spread = (i) => {
@@ -288,6 +322,7 @@ async function main() {
     const tables = {};
     const unitOf = { txn: 'txns/s', gets: 'gets/s', 'puts-noSync': 'commits/s', 'puts-durable': 'commits/s' };
     for (const section of Object.keys(unitOf)) {
+      if (!cases.some((c) => c.section === section)) continue;
       const one = med(section, section.startsWith('puts') ? 'cur, 1 writer' : section === 'gets' ? 'cur, 1 reader' : 'cur, 1 process');
       const lines = [`| ${section} | median ${unitOf[section]} | µs per op (elapsed) | µs CPU per op | vs cur 1 process | spread (max-min)/median |`, '|---|---:|---:|---:|---:|---:|'];
       cases.forEach((c, i) => {
@@ -304,36 +339,50 @@ async function main() {
     const tx1 = med('txn', 'cur, 1 process');
     const tx3 = med('txn', 'cur, 1 process + 2 idle holders');
     const txb = med('txn', 'base, 1 process');
-    if (txb !== null) {
+    if (txb !== null && tx1 !== null) {
       t('read transaction, added cost over base (1 process)', `${(us(tx1) - us(txb)).toFixed(2)} µs, target ≤ 10`, us(tx1) - us(txb) <= 10);
       t('read transaction, added cost over base (2 other processes open)', `${(us(tx3) - us(txb)).toFixed(2)} µs, target ≤ 10`, us(tx3) - us(txb) <= 10);
     }
     const g1 = med('gets', 'cur, 1 reader');
-    t('gets, 4 readers / 1 reader', `${(med('gets', 'cur, 4 readers') / g1).toFixed(2)}x, target ≥ 1.8`, med('gets', 'cur, 4 readers') / g1 >= 1.8);
-    t('gets, 1 reader with 2 idle holders / 1 reader alone', `${(med('gets', 'cur, 1 reader + 2 idle holders') / g1).toFixed(2)}x, target ≥ 0.8`, med('gets', 'cur, 1 reader + 2 idle holders') / g1 >= 0.8);
-    if (med('gets', 'base, 1 reader') !== null) {
+    if (g1 !== null) t('gets, 4 readers / 1 reader', `${(med('gets', 'cur, 4 readers') / g1).toFixed(2)}x, target ≥ 1.8`, med('gets', 'cur, 4 readers') / g1 >= 1.8);
+    if (g1 !== null) t('gets, 1 reader with 2 idle holders / 1 reader alone', `${(med('gets', 'cur, 1 reader + 2 idle holders') / g1).toFixed(2)}x, target ≥ 0.8`, med('gets', 'cur, 1 reader + 2 idle holders') / g1 >= 0.8);
+    if (g1 !== null && med('gets', 'base, 1 reader') !== null) {
       const r = g1 / med('gets', 'base, 1 reader');
       t('gets, 1 reader, cur / base', `${r.toFixed(2)}x (single process pays nothing: ≈ 1)`, r >= 0.95);
     }
     for (const tag of ['noSync', 'durable']) {
-      const w1 = med(`puts-${tag}`, 'cur, 1 writer');
-      for (const n of [2, 4]) {
-        const r = med(`puts-${tag}`, `cur, ${n} writers`) / w1;
-        t(`commits ${tag}, ${n} writers / 1 writer`, `${r.toFixed(2)}x, target ≥ 0.8`, r >= 0.8);
+      for (const b of fixDist ? ['cur', 'fix'] : ['cur']) {
+        const w1 = med(`puts-${tag}`, `${b}, 1 writer`);
+        if (w1 === null) continue;
+        for (const n of [2, 4]) {
+          const r = med(`puts-${tag}`, `${b}, ${n} writers`) / w1;
+          t(`${b}: commits ${tag}, ${n} writers / 1 writer`, `${r.toFixed(2)}x, target ≥ 0.8`, r >= 0.8);
+        }
+        const wb = med(`puts-${tag}`, 'base, 1 writer');
+        if (wb !== null) {
+          t(`${b}: commit ${tag}, coordination cost (${b} - base, 1 process, elapsed)`, `${(us(w1) - us(wb)).toFixed(1)} µs per commit, target ≤ 50`, us(w1) - us(wb) <= 50);
+          const dc = medCpu(`puts-${tag}`, `${b}, 1 writer`) - medCpu(`puts-${tag}`, 'base, 1 writer');
+          t(`${b}: commit ${tag}, coordination cost (${b} - base, 1 process, CPU time)`, `${dc.toFixed(1)} µs per commit, target ≤ 50`, dc <= 50);
+        }
       }
-      const wb = med(`puts-${tag}`, 'base, 1 writer');
-      if (wb !== null) t(`commit ${tag}, coordination cost (cur - base, 1 process)`, `${(us(w1) - us(wb)).toFixed(1)} µs per commit, target ≤ 50`, us(w1) - us(wb) <= 50);
+    }
+    if (txb !== null && tx1 !== null) {
+      for (const label of ['cur, 1 process', 'cur, 1 process + 2 idle holders']) {
+        const dc = medCpu('txn', label) - medCpu('txn', 'base, 1 process');
+        t(`read transaction, added CPU time over base (${label})`, `${dc.toFixed(2)} µs, target ≤ 10`, dc <= 10);
+      }
     }
     log('');
     for (const s of Object.keys(tables)) { log(tables[s]); log(''); }
     log(targets.join('\n'));
+    if (failures.length > 0) log(`FAILED cases (left out of the medians): ${JSON.stringify(failures)}`);
     log(`load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ${((Date.now() - started) / 1000).toFixed(0)} s in all`);
     const out = path.join(here, 'results', `procs-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     fs.mkdirSync(path.dirname(out), { recursive: true });
-    fs.writeFileSync(out, JSON.stringify({ machine: m, git: gitState(), base: baseDist, parameters: { N, NW, ROUNDS, MS, GETS_PER_TURN, VALUE_SIZE }, cases: cases.map((c, i) => ({ section: c.section, label: c.label, rates: rates[i], median: median(rates[i]), cpuUsPerOp: cpus[i] })), targets, loadavgAtEnd: os.loadavg() }, null, 2) + '\n');
+    fs.writeFileSync(out, JSON.stringify({ machine: m, git: gitState(), base: baseDist, parameters: { N, NW, ROUNDS, MS, GETS_PER_TURN, VALUE_SIZE }, cases: cases.map((c, i) => ({ section: c.section, label: c.label, rates: rates[i], median: median(rates[i]), cpuUsPerOp: cpus[i] })), targets, failures, loadavgAtEnd: os.loadavg() }, null, 2) + '\n');
     log(`results: ${path.relative(process.cwd(), out)}`);
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (!keep) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
