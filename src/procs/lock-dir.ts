@@ -176,6 +176,21 @@ export class LockDir {
     return out;
   }
 
+  /**
+   * The records of the processes that the last others() of this thread listed, read again
+   * without listing the directory (a listing costs five system calls). A record unlinked since
+   * (its process closed the file) is left out: its last contents may still show pins.
+   */
+  othersListed(): OtherProcess[] {
+    const out: OtherProcess[] = [];
+    for (const [name, fd] of this.fds) {
+      if (fs.fstatSync(fd).nlink === 0) continue;
+      const record = this.read(name);
+      if (record !== null) out.push({ name, record });
+    }
+    return out;
+  }
+
   /** Reads the record `name` again; null when it is gone (its process closed the file). */
   read(name: string): ProcRecord | null {
     let fd = this.fds.get(name);

@@ -98,7 +98,12 @@ export class ProcessWriter implements ProcessWriters {
     for (const [k, e] of this.expired) if (!holds(e.slot, e.version)) this.expired.delete(k);
     if (this.aliveUntil.size > 1024) this.aliveUntil.clear();
     if (ignorePins) return;
-    for (const o of this.dir.others()) {
+    // Under the writer lock, the bakery's last listing (taken after this process's ticket was
+    // written) names every process that can pin: one that made its record later cannot finish
+    // opening the file (open takes the writer lock) before this writer releases the lock.
+    // Without the lock (acquireAsync's hint) an older listing is as good a hint: the check that
+    // counts is the one under the lock.
+    for (const o of this.dir.othersListed()) {
       const live = o.record.pins.filter((p) => p.slot < this.locks.nRoots && holds(p.slot, p.version)
         && this.expired.get(`${o.name}:${p.slot}`)?.version !== p.version);
       if (live.length === 0) continue;
