@@ -193,8 +193,13 @@ export class Environment implements ReadHost, WriteHost {
     }
     this.writer = new WriterLock(this.locks, this.pins, this.options, () => this.current.txnId + 1, this.procWriter);
     // A joining thread must not read the space map now: another thread may be committing, and
-    // nothing pins `meta`. Its first write loads the free state under the writer lock.
+    // nothing pins `meta`. Its first write loads the free state under the writer lock. So does the
+    // first thread of a process on a shared file, which still replays it here (open checks the
+    // space map): that state counts every page freed before `meta` as reusable, but readers of
+    // other processes may pin older versions that reach them; the first write's reload keeps
+    // those pending (FreeState.prepare, pinned versions).
     this.free = joined ? FreeState.unloaded(this.pager) : FreeState.replayed(meta, this.pager);
+    if (dir !== null && !joined) this.free.forget();
     if (path) openPaths.add(path);
     // A worker that ends normally releases its pins; one that is terminated runs no handlers
     // (see releaseThread and maxReaderAgeMs).
