@@ -21,13 +21,18 @@ import type { ProcessReaders } from '../sync/readers.js';
 import type { CommitRecord } from './records.js';
 import type { LockDir } from './lock-dir.js';
 import { liveness, recordName } from './identity.js';
-import { skipRecheck } from './test-hooks.js';
+import { pinStallMs, skipRecheck } from './test-hooks.js';
 
 export class ProcessPins implements ProcessReaders {
   /** The commit record as this thread last read it. */
   last: CommitRecord | null = null;
 
-  constructor(private readonly locks: LockTable, private readonly dir: LockDir) {}
+  constructor(
+    private readonly locks: LockTable,
+    private readonly dir: LockDir,
+    /** The low 32 bits of the version root slot `slot` holds on disk now (env/ reads the slot's header). */
+    private readonly slotVersion: (slot: number) => number,
+  ) {}
 
   refresh(): void {
     const c = this.dir.readCommit();
@@ -51,6 +56,7 @@ export class ProcessPins implements ProcessReaders {
   announce(slot: number, versionLow: number): 'ok' | 'retry' | 'wait' {
     const locks = this.locks;
     if (locks.pubState(slot) === PUB_SHOWN && locks.pubVersion(slot) === (versionLow | 0)) return 'ok';
+    if (pinStallMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pinStallMs);
     this.dir.withRecord(() => {
       if (locks.pubState(slot) === PUB_SHOWN && locks.pubVersion(slot) === (versionLow | 0)) return;
       for (let s = 0; s < locks.nRoots; s++) if (s !== slot) this.clearLocked(s); // lazily withdrawn ones go with this write
@@ -61,7 +67,12 @@ export class ProcessPins implements ProcessReaders {
     const c = this.dir.readCommit();
     if (c === null) return 'ok'; // no process ever published: nothing can have moved
     this.last = c;
-    if ((c.txnId | 0) !== (versionLow | 0)) return 'retry';
+    if ((c.txnId | 0) !== (versionLow | 0)) {
+      // Newer versions were published meanwhile, into other slots. The pin still holds if no
+      // writer targets its slot and the slot still holds its version: a writer that targets it
+      // after this read of the commit record scans the records after that, so it sees the pin.
+      if (c.target === slot || (this.slotVersion(slot) | 0) !== (versionLow | 0)) return 'retry';
+    }
     // a writer never takes the current version's slot, but in serial mode (nRoots 1). Its
     // liveness is judged from its record, which names its pid namespace (the commit record does
     // not: a pid of another namespace looked up here would name some other process); no record
