@@ -33,7 +33,6 @@ import { ProcessPins } from '../procs/process-pins.js';
 import { ProcessWriter } from '../procs/process-writer.js';
 import { canShareAcrossProcesses, liveness } from '../procs/identity.js';
 import { leave } from '../procs/leave.js';
-import { SLOT_TXN_LO } from '../pages/layout.js';
 
 export type { EnvOptions } from './options.js';
 export { DEFAULT_CACHE_SIZE } from './options.js';
@@ -181,7 +180,7 @@ export class Environment implements ReadHost, WriteHost {
     this.lastSeq = this.locks.publishedSeq();
     if (dir !== null) {
       dir.state = this.locks;
-      this.procPins = new ProcessPins(this.locks, dir, (slot) => this.slotVersionOnDisk(slot));
+      this.procPins = new ProcessPins(this.locks, dir);
       this.procWriter = new ProcessWriter(this.locks, dir, this.procPins, () => this.reloadSlots());
       this.logCursor = dir.readCommit()?.ringHead ?? 0;
     }
@@ -285,14 +284,6 @@ export class Environment implements ReadHost, WriteHost {
       this.logCursor = this.locks.readLog(this.logCursor, (p) => cache.delete(p), () => cache.clear());
     }
     this.lastSeq = seq;
-  }
-
-  private readonly slotHead = new Uint8Array(8);
-
-  /** Low 32 bits of the version root slot `slot` holds on disk (its header, unchecked: a torn read only makes a reader pin again). */
-  private slotVersionOnDisk(slot: number): number {
-    this.storage.read(this.slotHead, slot * this.pageSize + SLOT_TXN_LO);
-    return (this.slotHead[0]! | (this.slotHead[1]! << 8) | (this.slotHead[2]! << 16) | (this.slotHead[3]! << 24)) >>> 0;
   }
 
   /** Reads every root slot's version into the lock table: another process wrote some (its writer calls this under the lock). */

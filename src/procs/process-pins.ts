@@ -27,12 +27,7 @@ export class ProcessPins implements ProcessReaders {
   /** The commit record as this thread last read it. */
   last: CommitRecord | null = null;
 
-  constructor(
-    private readonly locks: LockTable,
-    private readonly dir: LockDir,
-    /** The low 32 bits of the version root slot `slot` holds on disk now (env/ reads the slot's header). */
-    private readonly slotVersion: (slot: number) => number,
-  ) {}
+  constructor(private readonly locks: LockTable, private readonly dir: LockDir) {}
 
   refresh(): void {
     const c = this.dir.readCommit();
@@ -67,12 +62,11 @@ export class ProcessPins implements ProcessReaders {
     const c = this.dir.readCommit();
     if (c === null) return 'ok'; // no process ever published: nothing can have moved
     this.last = c;
-    if ((c.txnId | 0) !== (versionLow | 0)) {
-      // Newer versions were published meanwhile, into other slots. The pin still holds if no
-      // writer targets its slot and the slot still holds its version: a writer that targets it
-      // after this read of the commit record scans the records after that, so it sees the pin.
-      if (c.target === slot || (this.slotVersion(slot) | 0) !== (versionLow | 0)) return 'retry';
-    }
+    // The version must still be the newest one. That its slot still holds it is not enough: a
+    // writer that read the records before this pin was announced may have committed since, and
+    // the next one may reuse pages this version reaches, which that commit freed (the epoch rule
+    // counts only the pins it saw). A writer that commits after this read sees the pin.
+    if ((c.txnId | 0) !== (versionLow | 0)) return 'retry';
     // a writer never takes the current version's slot, but in serial mode (nRoots 1). Its
     // liveness is judged from its record, which names its pid namespace (the commit record does
     // not: a pid of another namespace looked up here would name some other process); no record

