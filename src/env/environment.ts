@@ -181,7 +181,7 @@ export class Environment implements ReadHost, WriteHost {
     if (dir !== null) {
       dir.state = this.locks;
       this.procPins = new ProcessPins(this.locks, dir);
-      this.procWriter = new ProcessWriter(this.locks, dir, this.procPins, () => this.reloadSlots());
+      this.procWriter = new ProcessWriter(this.locks, dir, this.procPins, (published) => this.reloadSlots(published));
       this.logCursor = dir.readCommit()?.ringHead ?? 0;
     }
     try {
@@ -286,8 +286,20 @@ export class Environment implements ReadHost, WriteHost {
     this.lastSeq = seq;
   }
 
-  /** Reads every root slot's version into the lock table: another process wrote some (its writer calls this under the lock). */
-  private reloadSlots(): void {
+  /**
+   * Reads every root slot's version into the lock table: another process wrote some (its writer
+   * calls this holding the writer lock, with the version the commit record publishes).
+   *
+   * A slot holding a version newer than `published` was written by a writer that died before it
+   * published (the lock is ours, so nobody is writing one now). It is erased, durably, before this
+   * writer writes any page: this writer builds on `published` and may reuse pages that version
+   * reaches, and a later open must not take it for the newest version (with two fsyncs per
+   * commit nothing would verify it). It was never acknowledged, so nothing is lost. (Serial mode
+   * has one slot, which the dead writer overwrote whole after its pages were durable, with no
+   * reader in any process: that version is kept, and this writer builds on it.)
+   */
+  private reloadSlots(published: number): void {
+    let erased = false;
     for (let s = 0; s < this.nRoots; s++) {
       let m: Meta;
       try {
@@ -295,9 +307,17 @@ export class Environment implements ReadHost, WriteHost {
       } catch {
         continue; // empty or torn: holds no version anyone can pin
       }
+      if (m.txnId > published && this.nRoots > 1) {
+        this.storage.write(new Uint8Array(this.pageSize), s * this.pageSize);
+        this.metas[s] = undefined;
+        this.locks.setSlotVersion(s, 0);
+        erased = true;
+        continue;
+      }
       this.metas[s] = m;
       this.locks.setSlotVersion(s, m.txnId);
     }
+    if (erased && !this.options.noSync) this.storage.sync();
   }
 
   // ---------------------------------------------------------------- readers

@@ -46,8 +46,8 @@ export class ProcessWriter implements ProcessWriters {
     private readonly locks: LockTable,
     private readonly dir: LockDir,
     private readonly pins: ProcessPins,
-    /** Reads every root slot's version into the lock table (another process wrote some). */
-    private readonly reloadSlots: () => void,
+    /** Reads every root slot's version into the lock table (another process wrote some), erasing any newer than `published` (a dead writer's). */
+    private readonly reloadSlots: (published: number) => void,
   ) {
     this.bakery = new Bakery(dir);
     this.counts = new Int32Array(locks.nRoots);
@@ -76,9 +76,11 @@ export class ProcessWriter implements ProcessWriters {
     const c = this.dir.readCommit();
     if (c === null) throw new StorageError(`${this.dir.dir}/state holds no commit record although the file is open (was the lock directory deleted while in use?)`);
     this.commit = c;
-    if (c.txnId !== this.lastTxn) {
+    if (c.txnId !== this.lastTxn || c.target >= 0) {
+      // another process committed since, or a writer died holding the lock (its target is still
+      // set): the slots may hold versions this process has not seen, or a dead writer's
       this.pins.adopt(c.txnId, c.slot);
-      this.reloadSlots();
+      this.reloadSlots(c.txnId);
       this.lastTxn = c.txnId;
     }
   }
