@@ -33,6 +33,7 @@ import { ProcessPins } from '../procs/process-pins.js';
 import { ProcessWriter } from '../procs/process-writer.js';
 import { canShareAcrossProcesses, liveness } from '../procs/identity.js';
 import { leave } from '../procs/leave.js';
+import { dieBeforePublish } from '../procs/test-hooks.js';
 
 export type { EnvOptions } from './options.js';
 export { DEFAULT_CACHE_SIZE } from './options.js';
@@ -508,6 +509,7 @@ export class Environment implements ReadHost, WriteHost {
   }
 
   publish(txn: WriteTxn, meta: Meta, reused: number[]): void {
+    if (dieBeforePublish && this.dir !== null) process.kill(process.pid, 'SIGKILL');
     if (!this.options.noSync) this.locks.setHold(false); // a version of ours is durable now
     this.metas[meta.slot] = meta;
     this.free.committed(meta.txnId);
