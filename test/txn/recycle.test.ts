@@ -73,6 +73,24 @@ describe('page buffer recycling', () => {
     expectClean(db);
   });
 
+  it('an iterator stepped after the transaction it was given has ended throws, whatever recycling did to its leaf', () => {
+    const db = openMem<Buffer>({ encoding: 'binary', cacheSize: 16 * 4096 });
+    const n = 1500;
+    load(db, n);
+    const rand = rng(9);
+    for (let round = 0; round < 5; round++) {
+      const snap = db.beginRead();
+      const it = db.getRange({ transaction: snap, start: key(rand(n - 50)) })[Symbol.iterator]();
+      expect(it.next().done).toBe(false);
+      snap.end();
+      // short reads evict and recycle, the iterator's leaf among them
+      for (let j = 0; j < 100; j++) db.get(key(rand(n)));
+      expect(() => it.next()).toThrow(); // never a value read from recycled memory
+      expect(it.next().done).toBe(true); // a step that threw finished the iterator
+    }
+    expectClean(db);
+  });
+
   it('an iterator without a snapshot sees the commits made between its steps, never a recycled leaf taken for the one it copied', () => {
     const db = openMem<Buffer>({ encoding: 'binary' });
     const n = 200; // about six leaves: the buffers commits free come back as those leaves
