@@ -1,7 +1,8 @@
 /**
  * Page cache of one thread: committed pages by page number, bounded by a byte budget, evicted by
- * CLOCK (second chance). Entries are whole page buffers that are never modified once cached; an
- * evicted buffer is simply dropped, so a caller still holding it keeps valid bytes.
+ * CLOCK (second chance). Entries are whole page buffers that are never modified while cached.
+ * `put` hands back the buffer it displaced (replaced or evicted); the Pager may give its memory
+ * to a later page once nothing can still hold it (pages/pager.ts, "Recycling").
  *
  * Invariant: the cache holds only pages of committed versions. A page that is freed and later
  * reused is overwritten here by the committing writer (`put`) before any reader can reach it.
@@ -68,14 +69,19 @@ export class PageCache {
     this.slotOf[pgno] = slot + 1;
   }
 
-  /** Adds or replaces the committed contents of `pgno`. */
-  put(pgno: number, page: Uint8Array): void {
+  /**
+   * Adds or replaces the committed contents of `pgno`; returns the buffer this displaced (the
+   * page's previous contents, or the page evicted to make room), if any.
+   */
+  put(pgno: number, page: Uint8Array): Uint8Array | undefined {
     const have = this.slotFor(pgno);
     if (have >= 0) {
+      const old = this.pages[have];
       this.pages[have] = page;
       this.ref[have] = 1;
-      return;
+      return old === page ? undefined : old;
     }
+    let displaced: Uint8Array | undefined;
     let slot: number;
     if (this.used < this.capacity) {
       slot = this.used++;
@@ -90,6 +96,7 @@ export class PageCache {
       if (old >= 0) {
         this.setSlot(old, -1);
         this.count--;
+        displaced = this.pages[slot];
       }
     }
     this.setSlot(pgno, slot);
@@ -97,6 +104,7 @@ export class PageCache {
     this.pgnos[slot] = pgno;
     this.pages[slot] = page;
     this.ref[slot] = 0;
+    return displaced;
   }
 
   /** Drops `pgno` if cached (its contents are about to change or it no longer exists). */

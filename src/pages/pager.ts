@@ -28,6 +28,8 @@ export function assertBornBy(page: Uint8Array, pgno: number, version: number): v
 const MAX_WRITE_PAGES = 256;
 /** Dirty pages are carved from slabs of this many pages (one ArrayBuffer each). */
 const SLAB_PAGES = 8;
+/** Recycled page buffers kept at most: this many, and at most an eighth of the cache's pages. */
+const SPARE_MAX = 1024;
 
 export class Pager {
   readonly cache: PageCache;
@@ -49,8 +51,57 @@ export class Pager {
    */
   private sizeSeen = 0;
 
+  /*
+   * Recycling. A page buffer the cache displaced (a page whose number a commit reused, or one
+   * evicted to make room) still holds committed bytes, and something may hold the buffer: a
+   * cursor of a read transaction or iterator of this thread, the write transaction's descent,
+   * the read in progress, an asynchronous write on the thread pool. So it waits in `quarantine`
+   * until a moment when none of those can exist: no registered read transaction and no write
+   * transaction of this thread is open (`holders`, counted by txn/), no asynchronous page write
+   * is in flight, and no read is in progress (settle() runs at the end of a short read and of a
+   * commit). From then on nothing can reach it (a getBinaryFast view is valid only until the
+   * next call) and its memory goes to the next page read from storage or copied by the writer,
+   * saving the allocation and the garbage collection of 4 KiB per cache miss and per dirty page.
+   * A recycled buffer gets a new Buffer object over the old memory, so code that recognises a
+   * page by its buffer's identity (btree/leaf-copies.ts) never takes new contents for old.
+   */
+  private readonly quarantine: Uint8Array[] = [];
+  private readonly spare: Uint8Array[] = [];
+  private readonly spareMax: number;
+  /** Registered read transactions and write transactions of this thread not yet ended (txn/ counts them). */
+  holders = 0;
+  /** Calls of writeStampedAsync not yet settled: their buffers may still be read by the thread pool. */
+  private asyncWrites = 0;
+  /** Displaced buffers made reusable so far (tests, benchmarks). */
+  recycled = 0;
+
   constructor(readonly storage: Storage, readonly pageSize: number, cacheBytes: number) {
     this.cache = new PageCache(cacheBytes, pageSize);
+    this.spareMax = Math.min(SPARE_MAX, this.cache.capacity >>> 3);
+  }
+
+  /** Caches a committed page (the writer's at commit, or one just read); its displaced buffer waits for reuse. */
+  cachePut(pgno: number, page: Uint8Array): void {
+    const old = this.cache.put(pgno, page);
+    if (old !== undefined && old.length === this.pageSize && this.quarantine.length + this.spare.length < this.spareMax) this.quarantine.push(old);
+  }
+
+  /**
+   * A moment when this thread reads nothing (the end of a short read or of a commit): if no
+   * holder is open either, the quarantined buffers become reusable (see "Recycling" above).
+   */
+  settle(): void {
+    if (this.quarantine.length === 0 || this.holders !== 0 || this.asyncWrites !== 0) return;
+    for (const b of this.quarantine) this.spare.push(b);
+    this.recycled += this.quarantine.length;
+    this.quarantine.length = 0;
+  }
+
+  /** A reusable page buffer (contents undefined) as a new Buffer object, or undefined. */
+  private takeSpare(): Buffer | undefined {
+    const b = this.spare.pop();
+    if (b === undefined) return undefined;
+    return Buffer.from(b.buffer, b.byteOffset, b.length);
   }
 
   /**
@@ -67,7 +118,7 @@ export class Pager {
     }
     const p = this.load(pgno, this.pageSize);
     validatePage(p, pgno);
-    this.cache.put(pgno, p);
+    this.cachePut(pgno, p);
     return p;
   }
 
@@ -78,6 +129,19 @@ export class Pager {
    * pages of one commit are cached and evicted together).
    */
   newPage(): Buffer {
+    const s = this.takeSpare();
+    if (s !== undefined) return s.fill(0);
+    return this.slabPage();
+  }
+
+  /** A page buffer for the writer holding a copy of `src` (a page of `pageSize` bytes). */
+  copyPage(src: Uint8Array): Buffer {
+    const p = this.takeSpare() ?? this.slabPage();
+    p.set(src);
+    return p;
+  }
+
+  private slabPage(): Buffer {
     if (this.slabUsed === SLAB_PAGES) {
       this.slab = Buffer.alloc(SLAB_PAGES * this.pageSize);
       this.slabUsed = 0;
@@ -111,7 +175,8 @@ export class Pager {
   }
 
   private load(pgno: number, bytes: number): Uint8Array {
-    const buf = Buffer.allocUnsafeSlow(bytes); // own ArrayBuffer: 4-byte aligned for the checksum; Buffer so value views are Buffers
+    // own ArrayBuffer (or a recycled page's): 4-byte aligned for the checksum; Buffer so value views are Buffers
+    const buf = (bytes === this.pageSize ? this.takeSpare() : undefined) ?? Buffer.allocUnsafeSlow(bytes);
     const n = this.storage.read(buf, pgno * this.pageSize);
     this.pagesRead++;
     if (n !== bytes) throw new CorruptionError(`short read (${n} of ${bytes} bytes): the file is truncated`, pgno);
@@ -171,9 +236,15 @@ export class Pager {
     const s = this.storage;
     if (s.writeAsync === undefined) return this.writeStamped(pages);
     const writes: Promise<void>[] = [];
-    for (const [position, bufs] of this.runs(pages)) {
-      // a gathered write (pwritev) needs no copy of the pages into one buffer
-      writes.push(bufs.length === 1 ? s.writeAsync(bufs[0]!, position) : s.writevAsync ? s.writevAsync(bufs, position) : s.writeAsync(Buffer.concat(bufs), position));
+    this.asyncWrites++;
+    try {
+      for (const [position, bufs] of this.runs(pages)) {
+        // a gathered write (pwritev) needs no copy of the pages into one buffer
+        writes.push(bufs.length === 1 ? s.writeAsync(bufs[0]!, position) : s.writevAsync ? s.writevAsync(bufs, position) : s.writeAsync(Buffer.concat(bufs), position));
+      }
+    } finally {
+      // every write issued must settle before its buffers may be recycled, even if issuing failed
+      void Promise.allSettled(writes).then(() => { this.asyncWrites--; });
     }
     const results = await Promise.allSettled(writes);
     for (const r of results) if (r.status === 'rejected') throw r.reason;
@@ -181,7 +252,7 @@ export class Pager {
 
   /** The writes of `pages`: byte position and the neighbouring page buffers that go there together. */
   private *runs(pages: Map<number, Uint8Array>): Generator<[number, Uint8Array[]]> {
-    const order = [...pages.keys()].sort((a, b) => a - b);
+    const order = Uint32Array.from(pages.keys()).sort(); // numeric, without a comparator call per step
     let runStart = -1;
     let runNext = -1;
     let bufs: Uint8Array[] = [];

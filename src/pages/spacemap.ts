@@ -79,7 +79,7 @@ export class FreeSpace {
 }
 
 export function runsOf(pages: number[]): Array<[number, number]> {
-  const s = [...pages].sort((a, b) => a - b);
+  const s = Uint32Array.from(pages).sort(); // page numbers are u32; a typed sort is numeric and needs no comparator calls
   const out: Array<[number, number]> = [];
   for (const p of s) {
     const last = out[out.length - 1];

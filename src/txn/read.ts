@@ -38,6 +38,8 @@ export class ReadTxn implements PageReader {
     this.pageSize = meta.pageSize;
     this.registered = pin.registered;
     this.entry = pin.entry;
+    // a registered reader's cursors hold cached buffers across calls (pages/pager.ts, "Recycling")
+    if (this.registered) host.pager.holders++;
   }
 
   get slot(): number {
@@ -146,7 +148,10 @@ export class ReadTxn implements PageReader {
   end(validate = !this.registered): void {
     if (!this.active) return;
     this.active = false;
+    const pager = this.host.pager;
+    if (this.registered) pager.holders--;
     const ok = this.host.releaseRead(this, this.pin);
+    pager.settle(); // nothing of this read is used any more (a getBinaryFast view: until the next call)
     if (!ok && validate) throw new ReaderExpiredError(this.meta.txnId);
   }
 }
