@@ -183,7 +183,7 @@ export class Environment implements ReadHost, WriteHost {
       dir.state = this.locks;
       this.procPins = new ProcessPins(this.locks, dir);
       this.procWriter = new ProcessWriter(this.locks, dir, this.procPins, (published) => this.reloadSlots(published));
-      this.logCursor = dir.readCommit()?.ringHead ?? 0;
+      this.logCursor = dir.commit.read()?.ringHead ?? 0;
     }
     try {
       this.pins = new ReaderPins(this.locks, this.options.writeTimeoutMs, this.procPins);
@@ -276,9 +276,9 @@ export class Environment implements ReadHost, WriteHost {
     if (this.dir !== null) {
       // the ring's head as of a commit record at least as new as `seq` (this thread's last read, or a fresh one)
       const last = this.procPins!.last;
-      const c = last !== null && (last.txnId | 0) === seq ? last : this.dir.readCommit();
+      const c = last !== null && (last.txnId | 0) === seq ? last : this.dir.commit.read();
       if (c !== null) {
-        this.dir.readRing(this.logCursor, c.ringHead, (p) => cache.delete(p), () => cache.clear());
+        this.dir.commit.readRing(this.logCursor, c.ringHead, (p) => cache.delete(p), () => cache.clear());
         this.logCursor = c.ringHead;
       }
     } else {

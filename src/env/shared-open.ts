@@ -79,7 +79,7 @@ export function lockAlone(path: string, timeoutMs: number): () => void {
  * page cache before it reads a newer version.
  */
 function agreeCommit(dir: LockDir, meta: Meta, path: string): void {
-  const c = dir.readCommit();
+  const c = dir.commit.read();
   if (c !== null && c.txnId === meta.txnId && c.slot === meta.slot) return;
   if (c !== null && c.txnId > meta.txnId) {
     const live = dir.others().find((o) => liveness(o.record.id) !== 'dead');
@@ -88,5 +88,5 @@ function agreeCommit(dir: LockDir, meta: Meta, path: string): void {
     }
   }
   const head = c === null ? 0 : (c.ringReserved + RING_CAPACITY + 1) >>> 0;
-  dir.writeCommit({ txnId: meta.txnId, slot: meta.slot, target: -1, ringHead: head, ringReserved: head });
+  dir.commit.write({ txnId: meta.txnId, slot: meta.slot, target: -1, ringHead: head, ringReserved: head });
 }

@@ -49,7 +49,9 @@ export class Bakery {
           this.unlock();
           return false;
         }
-        sleep(polls < 8 ? 0.05 : 1);
+        // nothing can notify across processes: look often at first (a hand-off between two
+        // writers should not leave the lock idle for a millisecond), then less
+        sleep(polls < 64 ? 0.05 : polls < 256 ? 0.2 : 1);
       }
     }
     return true;

@@ -1,7 +1,8 @@
 /**
  * The lock directory `<path>-lock/` beside a database file that several processes share
- * (docs/design.md, "Several processes"): the file `state` (the commit record and the reuse
- * ring) and one record file per process, `p-<boot>-<pid>-<start>`, written only by its owner.
+ * (docs/design.md, "Several processes"): one record file per process, `p-<boot>-<pid>-<start>`,
+ * written only by its owner; `members` (procs/members.ts), who they are; and `state`
+ * (procs/state-file.ts), the commit record and the reuse ring.
  * All of it is read and written with positioned I/O, which goes through the page cache that
  * every process on this machine shares: a pwrite that returned is seen by every pread that
  * starts after it. Nothing here is made durable: the directory describes live processes only.
@@ -12,11 +13,12 @@
  */
 import * as fs from 'node:fs';
 import { PUB_SHOWN } from '../sync/locks.js';
-import { CR_FLAG_COMPACTING, CR_SIZE, PROC_MAX_PINS, PROC_RECORD_MAX, RING_CAPACITY, RING_OFFSET } from '../pages/layout.js';
-import { decodeCommit, decodeProc, encodeCommit, encodeProc, type CommitRecord, type ProcPin, type ProcRecord } from './records.js';
-import { liveness, ownIdentity, recordName, type ProcessIdentity } from './identity.js';
+import { CR_FLAG_COMPACTING, PROC_MAX_PINS, PROC_RECORD_MAX } from '../pages/layout.js';
+import { decodeProc, encodeProc, type ProcPin, type ProcRecord } from './records.js';
+import { StateFile } from './state-file.js';
+import { ownIdentity, recordName, type ProcessIdentity } from './identity.js';
 import { Members } from './members.js';
-import { AlreadyOpenError, CorruptionError, DatabaseLockedError, ReadersFullError, StorageError } from '../errors.js';
+import { AlreadyOpenError, CorruptionError, DatabaseLockedError, InternalError, ReadersFullError, StorageError } from '../errors.js';
 
 /** How often a torn record is read again before the directory is declared damaged. */
 const TORN_RETRIES = 1000;
@@ -64,16 +66,14 @@ export class LockDir {
   readonly dir: string;
   readonly me: ProcessIdentity;
   readonly myName: string;
-  private stateFd = -1;
+  private stateFile: StateFile | null = null;
   readonly members: Members;
   private readonly ownFd: number;
   private readonly opened: number;
   /** Descriptors of other processes' records, by file name (kept open between scans). */
   private readonly fds = new Map<string, number>();
   private readonly buf = new Uint8Array(PROC_RECORD_MAX);
-  private readonly crBuf = new Uint8Array(CR_SIZE);
   private ownSeq = 0;
-  private commitSeq = 0;
   private closed = false;
 
   /**
@@ -111,7 +111,7 @@ export class LockDir {
    * under that lock (procs/leave.ts), so a state file opened under it is the one everybody uses.
    */
   attachState(): void {
-    if (this.stateFd < 0) this.stateFd = openState(this.dir);
+    this.stateFile ??= new StateFile(this.dir, this.me);
   }
 
   /** Removes the state file and the directory (procs/leave.ts: the last process, under the writer lock, alone). */
@@ -255,106 +255,29 @@ export class LockDir {
     try { fs.unlinkSync(`${this.dir}/${name}`); } catch { /* another process removed it first */ }
   }
 
-  // ---------------------------------------------------------------- the commit record and the reuse ring
+  // ---------------------------------------------------------------- the state file
 
-  /** The commit record; null when none was ever written (a new lock directory). */
-  readCommit(): CommitRecord | null {
-    for (let i = 0; i < TORN_RETRIES; i++) {
-      const n = fs.readSync(this.stateFd, this.crBuf, 0, CR_SIZE, 0);
-      if (n === 0) return null;
-      const c = decodeCommit(this.crBuf, n);
-      if (c !== null) return c;
-      if (this.crBuf.every((b) => b === 0)) return null; // a new state file: nothing published yet
-    }
-    throw new CorruptionError(`${this.dir}/state never reads back whole: the lock directory is damaged (delete ${this.dir} once no process has the database open)`);
+  /** The commit record and the reuse ring; attachState() first. */
+  get commit(): StateFile {
+    if (this.stateFile === null) throw new InternalError('the lock directory\'s state file is not open yet (attachState)');
+    return this.stateFile;
   }
 
-  /** Whether a holder of the writer lock is compacting `members` now (read by path: a joiner has no state descriptor yet). */
   private compactingNow(): boolean {
-    let fd: number;
-    try {
-      fd = fs.openSync(`${this.dir}/state`, 'r');
-    } catch {
-      return false; // no state file: nobody holds the lock over this directory
-    }
-    try {
-      for (let i = 0; i < TORN_RETRIES; i++) {
-        const n = fs.readSync(fd, this.crBuf, 0, CR_SIZE, 0);
-        const c = decodeCommit(this.crBuf, n);
-        // a holder killed while compacting leaves the flag set: then it means nothing
-        if (c !== null) return (c.flags & CR_FLAG_COMPACTING) !== 0 && liveness({ pid: c.writerPid, start: c.writerStart, boot: this.me.boot, pidNs: this.me.pidNs }) !== 'dead';
-        if (n < CR_SIZE || this.crBuf.every((b) => b === 0)) return false;
-      }
-      return true; // never whole: wait and look again
-    } finally {
-      fs.closeSync(fd);
-    }
+    return StateFile.compacting(this.dir, this.me);
   }
 
   /** Holding the writer lock: rewrites `members` without the processes that closed the file, if it has grown large. */
   compactMembers(): void {
     if (!this.members.oversized()) return;
-    const c = this.readCommit();
+    const c = this.commit.read();
     if (c === null) return;
-    this.writeCommit({ ...c, flags: c.flags | CR_FLAG_COMPACTING });
+    this.commit.write({ ...c, flags: c.flags | CR_FLAG_COMPACTING });
     try {
       this.members.compact((name) => name === this.myName || fs.existsSync(`${this.dir}/${name}`));
     } finally {
-      this.writeCommit({ ...c, flags: c.flags & ~CR_FLAG_COMPACTING });
+      this.commit.write({ ...c, flags: c.flags & ~CR_FLAG_COMPACTING });
     }
-  }
-
-  /** Writes the commit record (the writer lock's holder only). */
-  writeCommit(c: Omit<CommitRecord, 'seq' | 'writerPid' | 'writerStart' | 'flags'> & { flags?: number }): void {
-    encodeCommit({ flags: 0, ...c, seq: ++this.commitSeq, writerPid: this.me.pid, writerStart: this.me.start }, this.crBuf);
-    pwriteAll(this.stateFd, this.crBuf, 0);
-  }
-
-  /**
-   * Appends page numbers to the reuse ring from `head` (the writer lock's holder only, after
-   * announcing the entries it is about to overwrite: `reserve`); returns the new head.
-   */
-  appendRing(head: number, pages: readonly number[]): number {
-    const words = new Uint32Array(Math.min(pages.length, RING_CAPACITY));
-    // entries past the ring's size would overwrite each other: only the last RING_CAPACITY count,
-    // and a reader that is that far behind drops its whole cache anyway
-    const skip = pages.length - words.length;
-    for (let k = 0; k < words.length; k++) words[k] = pages[skip + k]!;
-    let at = (head + skip) >>> 0;
-    let k = 0;
-    while (k < words.length) {
-      const pos = at & (RING_CAPACITY - 1);
-      const run = Math.min(words.length - k, RING_CAPACITY - pos);
-      pwriteAll(this.stateFd, new Uint8Array(words.buffer, k * 4, run * 4), RING_OFFSET + pos * 4);
-      k += run;
-      at = (at + run) >>> 0;
-    }
-    return (head + pages.length) >>> 0;
-  }
-
-  /**
-   * Calls `drop` for each page appended to the ring in [cursor, head), or `dropAll` when more was
-   * appended than the ring holds (also when a writer overran the entries while they were read).
-   */
-  readRing(cursor: number, head: number, drop: (pgno: number) => void, dropAll: () => void): void {
-    const n = (head - cursor) >>> 0;
-    if (n === 0) return;
-    if (n > RING_CAPACITY) { dropAll(); return; }
-    const words = new Uint32Array(n);
-    let k = 0;
-    let at = cursor;
-    while (k < n) {
-      const pos = at & (RING_CAPACITY - 1);
-      const run = Math.min(n - k, RING_CAPACITY - pos);
-      fs.readSync(this.stateFd, new Uint8Array(words.buffer, k * 4, run * 4), 0, run * 4, RING_OFFSET + pos * 4);
-      k += run;
-      at = (at + run) >>> 0;
-    }
-    // A writer announces the entries it will overwrite before it writes them (ringReserved): if
-    // that reaches back to `cursor`, some of what was read may be another commit's entries.
-    const now = this.readCommit();
-    if (now !== null && ((now.ringReserved - cursor) >>> 0) > RING_CAPACITY) { dropAll(); return; }
-    for (let j = 0; j < n; j++) drop(words[j]!);
   }
 
   /** Closes this thread's descriptors; `last`: the process's last thread, which removes its record. */
@@ -365,7 +288,7 @@ export class LockDir {
     this.fds.clear();
     this.members.close();
     fs.closeSync(this.ownFd);
-    if (this.stateFd >= 0) fs.closeSync(this.stateFd);
+    this.stateFile?.close();
     if (last) {
       try { fs.unlinkSync(`${this.dir}/${this.myName}`); } catch { /* already gone */ }
     }
@@ -411,31 +334,6 @@ function createRecord(dir: string, own: string, path: string): number {
       if (code !== 'ENOENT' || attempt >= 100) throw storageError(`cannot create ${own}`, e);
     }
   }
-}
-
-/** Opens `state`, creating it whole (zeroed ring, no commit record) under a temporary name first. */
-function openState(dir: string): number {
-  const p = `${dir}/state`;
-  try {
-    return fs.openSync(p, 'r+');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw storageError(`cannot open ${p}`, e);
-  }
-  const tmp = `${dir}/state.${process.pid}.${Math.random().toString(36).slice(2)}`;
-  const fd = fs.openSync(tmp, 'wx+');
-  try {
-    fs.ftruncateSync(fd, RING_OFFSET + RING_CAPACITY * 4);
-  } finally {
-    fs.closeSync(fd);
-  }
-  try {
-    fs.linkSync(tmp, p); // appears whole, or not at all; EEXIST: another process made it first
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw storageError(`cannot create ${p}`, e);
-  } finally {
-    fs.unlinkSync(tmp);
-  }
-  return fs.openSync(p, 'r+');
 }
 
 function pwriteAll(fd: number, b: Uint8Array, pos: number): void {

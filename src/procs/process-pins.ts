@@ -30,7 +30,7 @@ export class ProcessPins implements ProcessReaders {
   constructor(private readonly locks: LockTable, private readonly dir: LockDir) {}
 
   refresh(): void {
-    const c = this.dir.readCommit();
+    const c = this.dir.commit.read();
     if (c === null) return;
     this.last = c;
     this.adopt(c.txnId, c.slot);
@@ -59,7 +59,7 @@ export class ProcessPins implements ProcessReaders {
       this.dir.writeOwnLocked();
     });
     if (skipRecheck) return 'ok';
-    const c = this.dir.readCommit();
+    const c = this.dir.commit.read();
     if (c === null) return 'ok'; // no process ever published: nothing can have moved
     this.last = c;
     // The version must still be the newest one. That its slot still holds it is not enough: a

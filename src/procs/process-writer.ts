@@ -64,7 +64,7 @@ export class ProcessWriter implements ProcessWriters {
   unlock(): void {
     const c = this.commit;
     try {
-      if (this.targetSlot >= 0 && c !== null) this.dir.writeCommit({ ...c, target: -1, ringReserved: c.ringHead });
+      if (this.targetSlot >= 0 && c !== null) this.dir.commit.write({ ...c, target: -1, ringReserved: c.ringHead });
     } finally {
       this.targetSlot = -1;
       this.commit = null;
@@ -73,7 +73,7 @@ export class ProcessWriter implements ProcessWriters {
   }
 
   refresh(): void {
-    const c = this.dir.readCommit();
+    const c = this.dir.commit.read();
     if (c === null) throw new StorageError(`${this.dir.dir}/state holds no commit record although the file is open (was the lock directory deleted while in use?)`);
     this.commit = c;
     if (c.txnId !== this.lastTxn || c.target >= 0) {
@@ -88,7 +88,7 @@ export class ProcessWriter implements ProcessWriters {
   target(slot: number): void {
     const c = this.current();
     this.targetSlot = slot;
-    this.dir.writeCommit({ ...c, target: slot, ringReserved: c.ringHead });
+    this.dir.commit.write({ ...c, target: slot, ringReserved: c.ringHead });
   }
 
   /**
@@ -153,11 +153,11 @@ export class ProcessWriter implements ProcessWriters {
     const c = this.current();
     let head = c.ringHead;
     if (reused.length > 0) {
-      this.dir.writeCommit({ ...c, target: this.targetSlot, ringReserved: (head + reused.length) >>> 0 });
-      head = this.dir.appendRing(head, reused);
+      this.dir.commit.write({ ...c, target: this.targetSlot, ringReserved: (head + reused.length) >>> 0 });
+      head = this.dir.commit.appendRing(head, reused);
     }
     const next = { txnId, slot, target: -1, ringHead: head, ringReserved: head };
-    this.dir.writeCommit(next);
+    this.dir.commit.write(next);
     this.commit = { ...c, ...next };
     this.targetSlot = -1;
     this.lastTxn = txnId;
