@@ -29,6 +29,8 @@ export interface ProcessReaders {
    * it, lazily (when this thread's event loop turns) unless `atOnce`.
    */
   withdraw(slot: number, atOnce?: boolean): void;
+  /** Withdraws now every announcement no pin of this process holds any more (the lazy ones). */
+  sweep(): void;
 }
 
 /** Short reads that reuse one lingering pin before looking for other processes' commits again. */
@@ -165,6 +167,17 @@ export class ReaderPins {
     this.localPins[l.slot]!--;
     this.locks.release(l.entry); // false: a writer expired it while it lingered; nothing was being read
     this.other?.withdraw(l.slot);
+  }
+
+  /**
+   * Before this thread waits for a writer lock: drops what it holds without reading, the
+   * lingering pin and, with other processes, the announcements withdrawn lazily. A writer of
+   * another process may be waiting for exactly those, while this thread, blocked, would never
+   * withdraw them: both would wait for the other until writeTimeoutMs.
+   */
+  beforeWait(): void {
+    this.dropLinger();
+    this.other?.sweep();
   }
 
   /** Drops the lingering pin for good; afterwards the entry may belong to another thread. */

@@ -148,7 +148,7 @@ export class WriterLock {
       throw new WouldDeadlockError('this thread already has a write transaction open (or an asynchronous one in progress); rotadb allows one writer at a time');
     }
     // This thread's lingering short-read pin goes first: it must never wait for its own pin.
-    this.readers.dropLinger();
+    this.readers.beforeWait();
     const timeout = this.options.writeTimeoutMs;
     const start = Date.now();
     const deadline = start + timeout;
@@ -235,7 +235,7 @@ export class WriterLock {
     try {
       for (;;) {
         // the thread's gets ran meanwhile: drop what they left, so it never waits for itself
-        this.readers.dropLinger();
+        this.readers.beforeWait();
         other?.scan(); // a hint only, taken without the lock: the check that counts comes after target()
         const slot = this.target();
         const local = locks.readers(slot);

@@ -27,6 +27,9 @@ const ops = {
   // the writer lock, held (with a change in it) until this process ends
   beginWrite: (c) => { write = db.beginWrite(); write.put(c.key, c.value); return process.pid; },
   close: async () => { await db.close(); db = null; return null; },
+  sleep: (c) => new Promise((r) => setTimeout(r, c.ms)),
+  // several commands one after the other, answered once: [{ op, ... }, ...] -> their values
+  seq: async (c) => { const out = []; for (const x of c.ops) out.push(await ops[x.op](x)); return out; },
   exit: () => process.exit(0),
 };
 
