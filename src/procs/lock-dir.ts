@@ -207,7 +207,7 @@ export class LockDir {
   /** Names of the other records as of the last others() (not listed again). */
   listed: string[] = [];
 
-  /** The records named by the last others(), read again without listing the directory. */
+  /** The records named by the last others(), read again without reading `members`. */
   reread(): OtherProcess[] {
     const out: OtherProcess[] = [];
     for (const name of this.listed) {

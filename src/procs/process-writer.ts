@@ -92,9 +92,9 @@ export class ProcessWriter implements ProcessWriters {
   }
 
   /**
-   * Reads the records the writer lock's last listing named (held: a process that opened the file
-   * since would have needed the lock, so no other record can hold a pin); without the lock (the
-   * async path's hint), lists the directory again.
+   * Reads the records the writer lock's last look at `members` named (held: a process that
+   * opened the file since would have needed the lock, so no other record can hold a pin); without
+   * the lock (the async path's hint), reads `members` again.
    */
   scan(): void {
     this.counts.fill(0);
