@@ -23,7 +23,7 @@ import { ReadTxn, type ReadHost } from '../txn/read.js';
 import { WriteTxn, type WriteHost } from '../txn/write.js';
 import { commit, commitAsync, finishCommit, type PreparedCommit } from '../txn/commit.js';
 import { AlreadyOpenError, DatabaseClosedError, DatabaseFailedError, InvalidOptionError } from '../errors.js';
-import { runOptions, validateOptions, type EnvOptions, type RunOptions } from './options.js';
+import { DEFAULT_WRITE_TIMEOUT_MS, runOptions, validateOptions, type EnvOptions, type RunOptions } from './options.js';
 import { createFile, prepareStorage } from './create.js';
 import { readSlotMeta } from './root-slots.js';
 import { lockFile, releaseLockFileOf } from './lockfile.js';
@@ -107,7 +107,7 @@ export class Environment implements ReadHost, WriteHost {
     const path = pathMod.resolve(opts.path);
     if (openPaths.has(path)) throw new AlreadyOpenError(path, 'in this thread; reuse the database object that open() returned');
     if (canShareAcrossProcesses()) {
-      return openShared(path, opts.writeTimeoutMs ?? 10_000, () => {
+      return openShared(path, opts.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS, () => {
         if (!fs.existsSync(path)) createFile(path, opts);
         const storage = FileStorage.open(path, { create: false });
         try {
@@ -188,8 +188,8 @@ export class Environment implements ReadHost, WriteHost {
     try {
       this.pins = new ReaderPins(this.locks, this.options.writeTimeoutMs, this.procPins);
     } catch (e) {
-      if (this.locks.removeOpener() === 0) this.releaseLock();
       storage.close();
+      this.leaveFile();
       throw e;
     }
     this.writer = new WriterLock(this.locks, this.pins, this.options, () => this.current.txnId + 1, this.procWriter);
@@ -560,9 +560,14 @@ export class Environment implements ReadHost, WriteHost {
     try {
       this.storage.close();
     } finally {
-      const last = this.locks.removeOpener() === 0;
-      if (this.dir !== null) leave(this.dir, last);
-      else if (last) this.releaseLock();
+      this.leaveFile();
     }
+  }
+
+  /** This thread no longer has the file open: the last one out releases the lock file, or leaves the lock directory. */
+  private leaveFile(): void {
+    const last = this.locks.removeOpener() === 0;
+    if (this.dir !== null) leave(this.dir, last);
+    else if (last) this.releaseLock();
   }
 }

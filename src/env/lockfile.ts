@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import { AlreadyOpenError, DatabaseLockedError, NotADatabaseError, StorageError } from '../errors.js';
 import { canShareAcrossProcesses } from '../procs/identity.js';
+import { pidExists } from '../procs/io.js';
 import { lockAlone } from './shared-open.js';
 
 /**
@@ -33,7 +34,7 @@ export function lockFile(path: string): () => void {
       pid = parseInt(fs.readFileSync(lockPath, 'utf8'), 10);
     } catch { /* vanished between our create and read: retry */ }
     if (pid === process.pid) throw new AlreadyOpenError(path, 'in another thread of this process; pass db.handle() to the worker (workerData or postMessage) and open(handle) there');
-    if (Number.isInteger(pid) && pid > 0 && alive(pid)) throw new DatabaseLockedError(path, pid);
+    if (Number.isInteger(pid) && pid > 0 && pidExists(pid)) throw new DatabaseLockedError(path, pid);
     if (attempt >= 2) throw new DatabaseLockedError(path, pid);
     // The owner died without unlinking (a crash): the lock is stale; take it over.
     try { fs.unlinkSync(lockPath); } catch { /* someone else took it over first */ }
@@ -51,13 +52,4 @@ function lockError(path: string, e: unknown): Error {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return new NotADatabaseError(`${path}: the directory does not exist`);
   return new StorageError(`cannot create the lock file ${path}-lock: ${(e as Error).message}`, e);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

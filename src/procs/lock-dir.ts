@@ -12,6 +12,7 @@
  * record mutex, so the record always shows what the lock table says when it is written.
  */
 import * as fs from 'node:fs';
+import { pwriteAll, pidExists, storageError } from './io.js';
 import { PUB_SHOWN } from '../sync/locks.js';
 import { CR_FLAG_COMPACTING, PROC_MAX_PINS, PROC_RECORD_MAX } from '../pages/layout.js';
 import { decodeProc, encodeProc, type ProcPin, type ProcRecord } from './records.js';
@@ -336,28 +337,10 @@ function createRecord(dir: string, own: string, path: string): number {
   }
 }
 
-function pwriteAll(fd: number, b: Uint8Array, pos: number): void {
-  let done = 0;
-  while (done < b.length) done += fs.writeSync(fd, b, done, b.length - done, pos + done);
-}
-
 function safeList(dir: string): string[] {
   try { return fs.readdirSync(dir); } catch { return []; }
 }
 
 function safeRead(p: string): string {
   try { return fs.readFileSync(p, 'utf8'); } catch { return ''; }
-}
-
-function pidExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function storageError(what: string, e: unknown): StorageError {
-  return new StorageError(`${what}: ${(e as Error).message}`, e);
 }

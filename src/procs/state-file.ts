@@ -5,10 +5,11 @@
  * open, each through its own descriptor.
  */
 import * as fs from 'node:fs';
+import { pwriteAll, storageError } from './io.js';
 import { CR_FLAG_COMPACTING, CR_SIZE, RING_CAPACITY, RING_OFFSET } from '../pages/layout.js';
 import { decodeCommit, encodeCommit, type CommitRecord } from './records.js';
 import { liveness, type ProcessIdentity } from './identity.js';
-import { CorruptionError, StorageError } from '../errors.js';
+import { CorruptionError } from '../errors.js';
 
 /** How often a torn commit record is read again before the directory is declared damaged. */
 const TORN_RETRIES = 1000;
@@ -144,11 +145,3 @@ function openState(dir: string): number {
   return fs.openSync(p, 'r+');
 }
 
-function pwriteAll(fd: number, b: Uint8Array, pos: number): void {
-  let done = 0;
-  while (done < b.length) done += fs.writeSync(fd, b, done, b.length - done, pos + done);
-}
-
-function storageError(what: string, e: unknown): StorageError {
-  return new StorageError(`${what}: ${(e as Error).message}`, e);
-}
