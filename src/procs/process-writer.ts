@@ -68,6 +68,9 @@ export class ProcessWriter implements ProcessWriters {
     } finally {
       this.targetSlot = -1;
       this.commit = null;
+      // what the scan saw holds while the lock does; a later look without it must scan again
+      this.counts.fill(0);
+      this.seen = [];
       this.bakery.unlock();
     }
   }

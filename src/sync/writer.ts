@@ -225,6 +225,8 @@ export class WriterLock {
     const deadline = start + timeout;
     const wait = new SlotWait(locks);
     const other = this.other;
+    /** The last check under the lock found other processes' pins on the slot: look again without the lock until they go. */
+    let remote = false;
     let keepAlive: ReturnType<typeof setInterval> | undefined;
     /** Waits for word `index` to change from `value`, for at most `ms` and never past the deadline. */
     const sleep = async (index: number, value: number, ms: number): Promise<void> => {
@@ -236,10 +238,11 @@ export class WriterLock {
       for (;;) {
         // the thread's gets ran meanwhile: drop what they left, so it never waits for itself
         this.readers.beforeWait();
-        other?.scan(); // a hint only, taken without the lock: the check that counts comes after target()
+        if (remote) other!.scan(); // a hint only, taken without the lock: the check that counts comes after target()
         const slot = this.target();
         const local = locks.readers(slot);
-        const n = local + (other?.pinsOn(slot) ?? 0);
+        const n: number = local + (remote ? other!.pinsOn(slot) : 0);
+        remote &&= n > local;
         if (n > 0) {
           locks.askToDrop(slot);
           const now = Date.now();
@@ -278,6 +281,7 @@ export class WriterLock {
           throw e;
         }
         if (this.pinsOn(s) > 0) {
+          remote = (other?.pinsOn(s) ?? 0) > 0;
           this.release(s);
           continue;
         }
