@@ -355,16 +355,9 @@ export class Database<V = any> implements DatabaseRef<V> {
       if (ifVersion !== undefined && !this.conditionHolds(w, this.keyBuf, klen, ifVersion)) return Promise.resolve(false);
       return Promise.resolve(this.putIn(w, this.keyBuf, klen, v) || true);
     }
-    const k = Buffer.from(this.keyBuf.subarray(0, klen));
-    const vc = Uint8Array.prototype.slice.call(v); // a copy: the encoder's buffer or the caller's Buffer may change before the batch runs
-    return new Promise((resolve, reject) => {
-      this.queue.add({
-        // the condition is checked at commit time, in the batch's transaction (as lmdb-js does)
-        apply: (txn) => (ifVersion !== undefined && !this.conditionHolds(txn, k, klen, ifVersion) ? false : (this.putIn(txn, k, klen, vc), true)),
-        resolve,
-        reject,
-      });
-    });
+    // the batch copies key and value now (the encoder's buffer or the caller's may change before
+    // it runs); a condition is checked at commit time, in the batch's transaction (as lmdb-js does)
+    return this.queue.current().put(this.name, this.keyBuf, klen, v, ifVersion);
   }
 
   /** Removes `key`. Resolves to whether it existed, once committed and durable (batched as put). */
@@ -379,10 +372,7 @@ export class Database<V = any> implements DatabaseRef<V> {
       if (ifVersion !== undefined && !this.conditionHolds(w, this.keyBuf, klen, ifVersion)) return Promise.resolve(false);
       return Promise.resolve(this.removeIn(w, this.keyBuf, klen));
     }
-    const k = Buffer.from(this.keyBuf.subarray(0, klen));
-    return new Promise((resolve, reject) => {
-      this.queue.add({ apply: (txn) => (ifVersion !== undefined && !this.conditionHolds(txn, k, klen, ifVersion) ? false : this.removeIn(txn, k, klen)), resolve, reject });
-    });
+    return this.queue.current().remove(this.name, this.keyBuf, klen, ifVersion);
   }
 
   /** Stores `value` under `key` and commits durably before returning (or writes into the open transaction). Returns true when the key was new. */

@@ -14,7 +14,7 @@ import { InvalidOptionError } from '../errors.js';
 type Rule = (value: unknown) => string | null;
 
 /** rotadb's own options of open(): validated where they are used (env/options.ts, the codecs). */
-const ROTA_OPEN = ['path', 'storage', 'pageSize', 'nRoots', 'cacheSize', 'noSync', 'fsyncsPerCommit', 'writeTimeoutMs', 'slotPolicy', 'maxReaders', 'maxReaderAgeMs', 'encoding', 'keyEncoding', 'useVersions', 'readOnly'] as const;
+const ROTA_OPEN = ['path', 'storage', 'pageSize', 'nRoots', 'cacheSize', 'noSync', 'fsyncsPerCommit', 'writeTimeoutMs', 'slotPolicy', 'maxReaders', 'maxReaderAgeMs', 'encoding', 'keyEncoding', 'useVersions', 'readOnly', 'writerThread'] as const;
 const ROTA_DB = ['name', 'encoding', 'keyEncoding', 'useVersions'] as const;
 const ROTA_RANGE = ['start', 'end', 'reverse', 'limit', 'offset', 'inclusiveEnd', 'exclusiveStart', 'snapshot', 'transaction'] as const;
 

@@ -19,6 +19,13 @@ export interface OpenOptions extends EnvOptions, DatabaseOptions {
    * (ROTA_READ_ONLY). The file must exist. The lock file is still taken (one process per file).
    */
   readOnly?: boolean;
+  /**
+   * Asynchronous writes (put, remove) are applied and committed by a worker thread of their own
+   * (api/writer-thread.ts), so that neither the B-tree work nor the commit runs on the event loop.
+   * Default true for a database opened from a file path; false applies them on this thread, in
+   * slices, with the commit's I/O on the thread pool. Needs a file path (not `storage`).
+   */
+  writerThread?: boolean;
 }
 
 /**
@@ -31,7 +38,7 @@ export function open<V = any>(pathOrOptions: string | OpenOptions | DatabaseHand
     if (options.path !== undefined || options.storage !== undefined) throw new InvalidOptionError('open(handle, options): the handle names the file; options may not');
     validate(options);
     const env = Environment.join(pathOrOptions, options);
-    return new RootDatabase<V>(env, new WriteQueue(env), null, options, options.readOnly === true);
+    return new RootDatabase<V>(env, new WriteQueue(env, options.writerThread ?? true), null, options, options.readOnly === true);
   }
   const opts: OpenOptions = typeof pathOrOptions === 'string' ? { ...options, path: pathOrOptions } : { ...pathOrOptions };
   validate(opts);
@@ -41,13 +48,15 @@ export function open<V = any>(pathOrOptions: string | OpenOptions | DatabaseHand
     throw new FileNotFoundError(`${opts.path} (readOnly: true does not create a database)`);
   }
   const env = Environment.open(opts);
-  return new RootDatabase<V>(env, new WriteQueue(env), null, opts, readOnly);
+  return new RootDatabase<V>(env, new WriteQueue(env, opts.writerThread ?? opts.storage === undefined), null, opts, readOnly);
 }
 
 /** Every option is known; the codec constructors throw InvalidOptionError for an unknown encoding. */
 function validate(o: OpenOptions): void {
   checkOpenOptions(o);
   if (o.readOnly !== undefined && typeof o.readOnly !== 'boolean') throw new InvalidOptionError('readOnly must be a boolean');
+  if (o.writerThread !== undefined && typeof o.writerThread !== 'boolean') throw new InvalidOptionError('writerThread must be a boolean');
+  if (o.writerThread === true && o.storage !== undefined) throw new InvalidOptionError('writerThread: true needs a database opened from a file path; a Storage given to open() belongs to this thread');
   checkEncodingNames(o);
   if (o.encoding !== undefined) valueCodec(o.encoding);
   if (o.keyEncoding !== undefined) keyCodec(o.keyEncoding);

@@ -74,10 +74,15 @@ export class RootDatabase<V = any> extends Database<V> {
     if (this.env.closed) return;
     await this.queue.flushed();
     this.env.close();
+    this.queue.closeSync();
   }
 
-  /** Closes at once: an open write transaction is aborted, queued asynchronous writes are rejected. */
+  /**
+   * Closes at once: an open write transaction is aborted, queued asynchronous writes are rejected,
+   * except those the writer thread already has: it finishes them (this waits for that).
+   */
   closeSync(): void {
     this.env.close();
+    this.queue.closeSync();
   }
 }

@@ -1,47 +1,90 @@
 /**
- * Asynchronous writes. Every put/remove issued in one event-loop turn joins one batch; a batch
- * runs as one write transaction with one durable commit, after the jobs queued before it.
- * Jobs (batches and transaction() callbacks) run strictly in the order they were issued.
+ * Asynchronous writes. Every put/remove issued in one event-loop turn joins one batch
+ * (api/batch.ts); a batch runs as one write transaction with one durable commit, after the jobs
+ * queued before it. Jobs (batches and transaction() callbacks) run strictly in the order they
+ * were issued.
  *
- * A job waits for its root slot with Atomics.waitAsync and holds nothing while waiting, so the
- * thread's reads and synchronous writes go on meanwhile. Its commit makes its writes and
- * fdatasync on the thread pool (txn/commit.ts, commitAsync): while one batch is being made
- * durable the event loop runs, and the writes issued meanwhile gather into the next batch, which
- * starts as soon as this one is published (group commit). A promise resolves once its commit is
- * durable and visible to readers.
+ * Where a batch runs:
+ * - in the writer thread (api/writer-thread.ts), for a database opened from a file path with
+ *   `writerThread` on (the default), once writes have queued up behind unfinished ones and the
+ *   thread has started: the B-tree work and the commit leave the event loop, and the batches
+ *   issued while one is being made durable gather into the thread's next transaction;
+ * - in this thread otherwise (a Storage given to open, `writerThread: false`, on('beforecommit')
+ *   or on('aftercommit') listeners, which must see the transaction here, or a writer thread that
+ *   could not start): applied in slices of about SLICE_MS, yielding to the event loop between
+ *   them, and committed with its writes and fdatasync on the thread pool (txn/commit.ts,
+ *   commitAsync). A job waits for its root slot with Atomics.waitAsync and holds nothing while
+ *   waiting, so the thread's reads and synchronous writes go on meanwhile.
+ *
+ * Order across the two: a batch for the writer thread is posted once every job before it that
+ * runs here has finished (`postAfter`); a job that runs here starts once every job before it has
+ * finished (`tail`). Consecutive batches are posted without waiting for each other: the thread
+ * takes them in order. A promise resolves once its commit is durable and visible to readers.
  */
 import type { Environment } from '../env/environment.js';
 import type { WriteTxn } from '../txn/write.js';
 import { DatabaseClosedError } from '../errors.js';
+import { WriteBatch } from './batch.js';
+import { WriterThread } from './writer-thread.js';
 
 /** A batch applies its writes for about this long per event-loop turn before it yields. */
 const SLICE_MS = 1;
 
-export interface WriteOp {
-  /** Applies the operation inside the transaction and returns its result. */
-  apply(txn: WriteTxn): boolean;
-  resolve(v: boolean): void;
-  reject(e: unknown): void;
-}
+const immediate = (): Promise<void> => new Promise((r) => setImmediate(r));
+const noop = (): void => {};
 
 export class WriteQueue {
-  private batch: WriteOp[] | null = null;
+  private batch: WriteBatch | null = null;
+  /** Settles when every job queued so far has finished. Never rejects. */
   private tail: Promise<void> = Promise.resolve();
+  /** Settles when a batch for the writer thread may be posted: every job before it that runs here is done, every batch before it posted. */
+  private postAfter: Promise<void> = Promise.resolve();
+  private readonly thread: WriterThread | null;
+  /** Batches issued and not settled yet. */
+  private unsettled = 0;
 
-  constructor(private readonly env: Environment) {}
+  constructor(private readonly env: Environment, writerThread: boolean) {
+    this.thread = writerThread ? new WriterThread(env) : null;
+  }
 
-  /** Adds `op` to the batch of this turn. */
-  add(op: WriteOp): void {
+  /** The batch of this event-loop turn, which put() and remove() add to. */
+  current(): WriteBatch {
     if (this.batch === null) {
-      const batch: WriteOp[] = [];
+      // Writes queue up behind unfinished ones: a load the writer thread pays for. (A few writes
+      // awaited one by one never start it; nor do short-lived databases, which would pay for
+      // starting a thread, tens of milliseconds, on every open.)
+      if (this.unsettled > 0) this.thread?.warm();
+      const batch = new WriteBatch();
       this.batch = batch;
-      this.enqueue(async () => {
-        await new Promise((r) => setImmediate(r)); // let the rest of this turn join the batch
+      this.unsettled++;
+      void batch.settled.then(() => this.unsettled--);
+      const detach = (): void => {
         if (this.batch === batch) this.batch = null;
-        await this.runBatch(batch);
-      });
+      };
+      if (this.remote()) {
+        const posted = this.postAfter.then(immediate).then(() => {
+          detach(); // the rest of this turn has joined the batch
+          if (this.remote()) this.thread!.submit(batch);
+          else void this.runBatch(batch); // the thread stopped meanwhile: this fails as the database has
+        });
+        this.postAfter = posted;
+        this.tail = Promise.all([this.tail, posted.then(() => batch.settled)]).then(noop);
+      } else {
+        this.enqueue(async () => {
+          await immediate();
+          detach();
+          // the thread may have started since: everything before this job has finished, so
+          // handing it over keeps the order
+          if (this.remote()) {
+            this.thread!.submit(batch);
+            await batch.settled;
+          } else {
+            await this.runBatch(batch);
+          }
+        });
+      }
     }
-    this.batch.push(op);
+    return this.batch;
   }
 
   /** Runs `fn` in its own write transaction after everything queued so far. */
@@ -71,31 +114,45 @@ export class WriteQueue {
     return this.tail;
   }
 
-  /** Jobs handle their own errors, so the chain never rejects and never stops. */
+  /** After this thread's environment closed: the writer thread finishes what it was given, and stops. */
+  closeSync(): void {
+    this.thread?.closeSync();
+  }
+
+  /** @internal For tests: resolves once the writer thread takes batches (true), or never will (false). */
+  writerThreadStarted(): Promise<boolean> {
+    return this.thread === null ? Promise.resolve(false) : this.thread.whenStarted();
+  }
+
+  /** Whether the next batch goes to the writer thread. */
+  private remote(): boolean {
+    return this.thread !== null && this.thread.usable && this.env.commitHooks === null;
+  }
+
+  /** A job that runs in this thread. Jobs handle their own errors, so the chain never rejects and never stops. */
   private enqueue(job: () => Promise<void>): void {
     this.tail = this.tail.then(job, job);
+    this.postAfter = this.tail;
   }
 
   /**
-   * Applies a batch in slices of about SLICE_MS, yielding to the event loop between them, then
-   * commits it asynchronously. The transaction is a background one: reads and writes of this
-   * thread do not go into it (its version is visible only once durable), and a synchronous writer
-   * of this thread that needs the writer lock meanwhile finishes it first (env.background).
+   * Applies a batch in this thread in slices of about SLICE_MS, yielding to the event loop
+   * between them, then commits it asynchronously. The transaction is a background one: reads and
+   * writes of this thread do not go into it (its version is visible only once durable), and a
+   * synchronous writer of this thread that needs the writer lock meanwhile finishes it first
+   * (env.background).
    */
-  private async runBatch(ops: WriteOp[]): Promise<void> {
-    let results: boolean[];
+  private async runBatch(batch: WriteBatch): Promise<void> {
+    let results: Uint8Array;
     try {
       results = await this.env.writeAsync(async (txn) => {
         txn.background = true;
-        const out: boolean[] = new Array(ops.length);
-        let next = 0;
+        const out = new Uint8Array(batch.count);
+        const from = { op: 0, at: 0 };
+        let done = false;
         const applyUntil = (deadline: number): void => {
           try {
-            while (next < ops.length) {
-              out[next] = ops[next]!.apply(txn);
-              next++;
-              if ((next & 63) === 0 && performance.now() >= deadline) return;
-            }
+            done = batch.applyFrom(txn, out, from, deadline);
           } catch (e) {
             txn.abort();
             throw e;
@@ -116,8 +173,8 @@ export class WriteQueue {
         this.env.background = { finish };
         try {
           applyUntil(performance.now() + SLICE_MS);
-          while (next < ops.length && txn.state === 'active') {
-            await new Promise((r) => setImmediate(r));
+          while (!done && txn.state === 'active') {
+            await immediate();
             if (txn.state === 'active') applyUntil(performance.now() + SLICE_MS);
           }
         } finally {
@@ -129,9 +186,9 @@ export class WriteQueue {
         return out;
       });
     } catch (e) {
-      for (const op of ops) op.reject(e);
+      batch.reject(e);
       return;
     }
-    ops.forEach((op, i) => op.resolve(results[i]!));
+    batch.resolve(results);
   }
 }

@@ -1,14 +1,27 @@
 /**
  * Asynchronous writes: put/remove batching into one commit per turn, their order and visibility,
- * and transaction(fn) with asynchronous and synchronous callbacks.
+ * and transaction(fn) with asynchronous and synchronous callbacks. Every case runs twice: batches
+ * applied on this thread (a Storage given to open: MemoryStorage) and in the writer thread (a file).
  */
 import { describe, expect, it } from 'vitest';
 import { fill, keysOf } from '../helpers/api.js';
-import { expectClean, openMem, sleep, syncCodeOf } from '../helpers/db.js';
+import { expectClean, openFile, openMem as memDb, sleep, syncCodeOf, tempPath } from '../helpers/db.js';
+import type { RootDatabase } from '../../src/index.js';
 
+/** A file database whose writer thread has started, so that its batches go there. */
+async function threadDb(): Promise<RootDatabase> {
+  const db = openFile(tempPath());
+  expect(await db.queue.writerThreadStarted()).toBe(true);
+  return db;
+}
+
+describe.each([
+  ['on this thread', async (): Promise<RootDatabase> => memDb()],
+  ['in the writer thread', threadDb],
+])('batches %s', (_where, openMem) => {
 describe('asynchronous writes', () => {
   it('100 puts issued in one turn share one commit', async () => {
-    const db = openMem();
+    const db = await openMem();
     db.putSync('warm', 1);
     const before = db.stats().txnId;
     const ps: Promise<boolean>[] = [];
@@ -23,7 +36,7 @@ describe('asynchronous writes', () => {
   });
 
   it('puts and removes of one turn share a commit; the next turn makes another', async () => {
-    const db = openMem();
+    const db = await openMem();
     fill(db, 10);
     const before = db.stats().txnId;
     const first = [db.put('a', 1), db.remove(3), db.remove('nope'), db.put('b', 2)];
@@ -37,7 +50,7 @@ describe('asynchronous writes', () => {
   });
 
   it('a put resolves only after its data is visible to get', async () => {
-    const db = openMem();
+    const db = await openMem();
     const seen: unknown[] = [];
     const ps: Promise<void>[] = [];
     for (let i = 0; i < 20; i++) {
@@ -53,7 +66,7 @@ describe('asynchronous writes', () => {
   });
 
   it('writes to one key in one turn apply in the order issued', async () => {
-    const db = openMem();
+    const db = await openMem();
     db.putSync('k', 'old');
     const a = [db.remove('k'), db.put('k', 'new')];
     await expect(Promise.all(a)).resolves.toEqual([true, true]);
@@ -70,7 +83,7 @@ describe('asynchronous writes', () => {
   });
 
   it('flushed() resolves after every write issued so far', async () => {
-    const db = openMem();
+    const db = await openMem();
     for (let i = 0; i < 10; i++) void db.put(i, i);
     await db.flushed();
     expect(db.stats().entries).toBe(10);
@@ -78,7 +91,7 @@ describe('asynchronous writes', () => {
   });
 
   it('a bad key or value throws synchronously and does not disturb the batch', async () => {
-    const db = openMem();
+    const db = await openMem();
     const ok = db.put('good', 1);
     expect(syncCodeOf(() => db.put(undefined, 1))).toBe('ROTA_BAD_KEY');
     expect(syncCodeOf(() => db.put('bad', undefined))).toBe('ROTA_BAD_VALUE');
@@ -90,7 +103,7 @@ describe('asynchronous writes', () => {
 
 describe('transaction(async fn)', () => {
   it('writes inside are visible after it resolves, and it resolves to the callback result', async () => {
-    const db = openMem();
+    const db = await openMem();
     const before = db.stats().txnId;
     const result = await db.transaction(async () => {
       await db.put('a', 1); // resolves at once: it writes into the open transaction
@@ -109,14 +122,14 @@ describe('transaction(async fn)', () => {
   });
 
   it('a synchronous callback works too', async () => {
-    const db = openMem();
+    const db = await openMem();
     await expect(db.transaction(() => db.putSync('s', 1))).resolves.toBe(true);
     expect(db.get('s')).toBe(1);
     expectClean(db);
   });
 
   it('throwing inside rejects and discards the writes', async () => {
-    const db = openMem();
+    const db = await openMem();
     fill(db, 2);
     const before = db.stats().txnId;
     await expect(db.transaction(async () => {
@@ -138,7 +151,7 @@ describe('transaction(async fn)', () => {
   });
 
   it('runs after the writes issued before it, and before the ones issued after it', async () => {
-    const db = openMem();
+    const db = await openMem();
     const order: string[] = [];
     const p1 = db.put('k', 'batch 1').then(() => order.push('put 1'));
     const t = db.transaction(() => {
@@ -151,4 +164,5 @@ describe('transaction(async fn)', () => {
     expect(db.get('k')).toBe('batch 2');
     expectClean(db);
   });
+});
 });
