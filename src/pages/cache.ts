@@ -6,6 +6,11 @@
  * Invariant: the cache holds only pages of committed versions. A page that is freed and later
  * reused is overwritten here by the committing writer (`put`) before any reader can reach it.
  *
+ * Exposure: a slot's `exposed` flag says whether its buffer may be held outside the cache beyond
+ * the call that read it (any get() that does not pass expose = false, and any put() that says so).
+ * When publish() replaces the entry of a page number that was reused, an unexposed old buffer is
+ * returned to the caller (the pager recycles it for a new dirty page): nothing else holds it.
+ *
  * Lookup is a page table: `slotOf[pgno]` is the cache slot holding page `pgno` plus one (0: not
  * cached), an Int32Array that grows with the largest page number cached, so a hit costs two array
  * loads and no hashing. It costs 4 bytes per page of the file (0.1% of the file at 4 KiB pages)
@@ -20,6 +25,7 @@ export class PageCache {
   private readonly pgnos: Float64Array;
   private readonly pages: (Uint8Array | undefined)[];
   private readonly ref: Uint8Array;
+  private readonly exposed: Uint8Array;
   private hand = 0;
   private used = 0;
   private count = 0;
@@ -32,9 +38,14 @@ export class PageCache {
     this.pgnos = new Float64Array(this.capacity).fill(-1);
     this.pages = new Array(this.capacity).fill(undefined);
     this.ref = new Uint8Array(this.capacity);
+    this.exposed = new Uint8Array(this.capacity);
   }
 
-  get(pgno: number): Uint8Array | undefined {
+  /**
+   * The cached buffer of `pgno`. `expose` false: the caller promises to keep no reference to it
+   * once its current operation is over (the writer's own tree code, pages/pager.ts peek()).
+   */
+  get(pgno: number, expose = true): Uint8Array | undefined {
     const t = this.slotOf;
     const s1 = pgno < t.length ? t[pgno]! : pgno >= TABLE_LIMIT ? (this.far.get(pgno) ?? -1) + 1 : 0;
     if (s1 === 0) {
@@ -43,6 +54,7 @@ export class PageCache {
     }
     this.hits++;
     this.ref[s1 - 1] = 1;
+    if (expose) this.exposed[s1 - 1] = 1;
     return this.pages[s1 - 1];
   }
 
@@ -68,13 +80,24 @@ export class PageCache {
     this.slotOf[pgno] = slot + 1;
   }
 
-  /** Adds or replaces the committed contents of `pgno`. */
-  put(pgno: number, page: Uint8Array): void {
+  /** Adds or replaces the committed contents of `pgno`; `exposed` as for get(). */
+  put(pgno: number, page: Uint8Array, exposed = true): void {
+    this.publish(pgno, page, exposed);
+  }
+
+  /**
+   * put(), returning the buffer it replaced under the same page number when that one was never
+   * exposed (see the class comment), else undefined. Evicted buffers are never returned: the
+   * eviction may happen inside an operation still using the buffer it dropped.
+   */
+  publish(pgno: number, page: Uint8Array, exposed: boolean): Uint8Array | undefined {
     const have = this.slotFor(pgno);
     if (have >= 0) {
+      const old = this.exposed[have] === 0 ? this.pages[have] : undefined;
       this.pages[have] = page;
       this.ref[have] = 1;
-      return;
+      this.exposed[have] = exposed ? 1 : 0;
+      return old !== page ? old : undefined;
     }
     let slot: number;
     if (this.used < this.capacity) {
@@ -97,6 +120,8 @@ export class PageCache {
     this.pgnos[slot] = pgno;
     this.pages[slot] = page;
     this.ref[slot] = 0;
+    this.exposed[slot] = exposed ? 1 : 0;
+    return undefined;
   }
 
   /** Drops `pgno` if cached (its contents are about to change or it no longer exists). */

@@ -28,11 +28,15 @@ export function assertBornBy(page: Uint8Array, pgno: number, version: number): v
 const MAX_WRITE_PAGES = 256;
 /** Dirty pages are carved from slabs of this many pages (one ArrayBuffer each). */
 const SLAB_PAGES = 8;
+/** At most this many bytes of recycled page buffers wait for reuse (see publish). */
+const MAX_SPARE_BYTES = 32 * 1024 * 1024;
 
 export class Pager {
   readonly cache: PageCache;
   pagesRead = 0;
   pagesWritten = 0;
+  /** Page buffers taken back for reuse by publish() (a statistic, for tests and benchmarks). */
+  pagesRecycled = 0;
   /**
    * Test mode (ROTADB_VERIFY_CACHE=1): every cache hit is compared with the page on disk. Sound
    * because a page any reader or the writer may reach never changes on disk; a difference means
@@ -43,14 +47,25 @@ export class Pager {
   private slab: Buffer | undefined;
   private slabUsed = SLAB_PAGES;
   /**
+   * Page buffers that left the cache with nothing else holding them (publish), for the writer's
+   * next pages: a load that rewrites most pages per commit then allocates (and collects) about
+   * nothing per page.
+   */
+  private readonly spare: Buffer[] = [];
+  /** writeStampedAsync calls not yet settled: their buffers are being read by the thread pool. */
+  private asyncWrites = 0;
+  /**
    * The file's size when readRun last asked. Runs inside it need no stat; a run past it asks
    * again. Either way no run longer than the file was at some moment is ever allocated (a file
    * truncated since then fails the read itself, as a short read).
    */
   private sizeSeen = 0;
 
+  private readonly maxSpare: number;
+
   constructor(readonly storage: Storage, readonly pageSize: number, cacheBytes: number) {
     this.cache = new PageCache(cacheBytes, pageSize);
+    this.maxSpare = Math.floor(MAX_SPARE_BYTES / pageSize);
   }
 
   /**
@@ -58,7 +73,20 @@ export class Pager {
    * checksum, then structure (pages/validate.ts), so every cached page is well formed.
    */
   read(pgno: number): Uint8Array {
-    const hit = this.cache.get(pgno);
+    return this.readPage(pgno, true);
+  }
+
+  /**
+   * read() for the writer's tree code, which keeps no reference to the buffer once its operation
+   * is over (PageWriter.peek): such a read does not mark the cached buffer exposed (cache.ts), so
+   * the buffer can be recycled once a commit replaces it.
+   */
+  peek(pgno: number): Uint8Array {
+    return this.readPage(pgno, false);
+  }
+
+  private readPage(pgno: number, expose: boolean): Uint8Array {
+    const hit = this.cache.get(pgno, expose);
     if (hit !== undefined) {
       if (this.verifyHits && Buffer.compare(this.load(pgno, this.pageSize), hit) !== 0) {
         throw new CorruptionError('stale page cache entry: the cached copy differs from the page on disk', pgno);
@@ -67,8 +95,23 @@ export class Pager {
     }
     const p = this.load(pgno, this.pageSize);
     validatePage(p, pgno);
-    this.cache.put(pgno, p);
+    this.cache.put(pgno, p, expose);
     return p;
+  }
+
+  /**
+   * Commit step 7 for one written page: it becomes the cached contents of `pgno`. `exposed`: the
+   * buffer may be held outside the writer (its transaction handed its dirty pages out). The
+   * buffer it replaces, when the cache says nothing else holds it, is kept for newPage and
+   * copyPage; not while asynchronous page writes are in flight, since a commit finished
+   * synchronously (finishCommit) leaves its first writes running on buffers it has published.
+   */
+  publish(pgno: number, page: Uint8Array, exposed: boolean): void {
+    const old = this.cache.publish(pgno, page, exposed);
+    if (old !== undefined && this.asyncWrites === 0 && this.spare.length < this.maxSpare && old.length === this.pageSize) {
+      this.spare.push(old as Buffer);
+      this.pagesRecycled++;
+    }
   }
 
   /**
@@ -78,8 +121,28 @@ export class Pager {
    * pages of one commit are cached and evicted together).
    */
   newPage(): Buffer {
+    return this.slabPage().fill(0);
+  }
+
+  /**
+   * A page buffer for the writer holding a copy of `src` (a page of this size): what
+   * copy-on-write needs, without zeroing a page that is overwritten whole anyway.
+   */
+  copyPage(src: Uint8Array): Buffer {
+    const p = this.slabPage();
+    p.set(src);
+    return p;
+  }
+
+  /**
+   * The next page of the current slab, with whatever bytes malloc left there: the caller
+   * overwrites all of it (newPage, copyPage), so no stale memory reaches a page or the file.
+   */
+  private slabPage(): Buffer {
+    const spare = this.spare.pop();
+    if (spare !== undefined) return spare;
     if (this.slabUsed === SLAB_PAGES) {
-      this.slab = Buffer.alloc(SLAB_PAGES * this.pageSize);
+      this.slab = Buffer.allocUnsafeSlow(SLAB_PAGES * this.pageSize);
       this.slabUsed = 0;
     }
     const at = this.slabUsed++ * this.pageSize;
@@ -171,9 +234,15 @@ export class Pager {
     const s = this.storage;
     if (s.writeAsync === undefined) return this.writeStamped(pages);
     const writes: Promise<void>[] = [];
-    for (const [position, bufs] of this.runs(pages)) {
-      // a gathered write (pwritev) needs no copy of the pages into one buffer
-      writes.push(bufs.length === 1 ? s.writeAsync(bufs[0]!, position) : s.writevAsync ? s.writevAsync(bufs, position) : s.writeAsync(Buffer.concat(bufs), position));
+    this.asyncWrites++;
+    try {
+      for (const [position, bufs] of this.runs(pages)) {
+        // a gathered write (pwritev) needs no copy of the pages into one buffer
+        writes.push(bufs.length === 1 ? s.writeAsync(bufs[0]!, position) : s.writevAsync ? s.writevAsync(bufs, position) : s.writeAsync(Buffer.concat(bufs), position));
+      }
+    } finally {
+      // every write started is settled before the count drops (a throw above leaves some unstarted)
+      void Promise.allSettled(writes).then(() => { this.asyncWrites--; });
     }
     const results = await Promise.allSettled(writes);
     for (const r of results) if (r.status === 'rejected') throw r.reason;

@@ -203,7 +203,7 @@ function publishCommit(c: PreparedCommit): void {
   const host = txn.host;
   c.state = 'published';
   for (const [pgno, page] of txn.dirty) {
-    if (page.length === txn.pageSize) host.pager.cache.put(pgno, page);
+    if (page.length === txn.pageSize) host.pager.publish(pgno, page, txn.exposed);
   }
   // Trimmed pages leave the file; when it grows back over them they get new contents, and this
   // thread (which skips its own entries in the reuse log) must not still hold the old ones.
