@@ -121,28 +121,24 @@ export class Pager {
    * pages of one commit are cached and evicted together).
    */
   newPage(): Buffer {
-    return this.slabPage().fill(0);
+    const spare = this.spare.pop();
+    return spare !== undefined ? spare.fill(0) : this.slabPage();
   }
 
   /**
    * A page buffer for the writer holding a copy of `src` (a page of this size): what
-   * copy-on-write needs, without zeroing a page that is overwritten whole anyway.
+   * copy-on-write needs, from a recycled buffer when there is one (it is overwritten whole).
    */
   copyPage(src: Uint8Array): Buffer {
-    const p = this.slabPage();
+    const p = this.spare.pop() ?? this.slabPage();
     p.set(src);
     return p;
   }
 
-  /**
-   * The next page of the current slab, with whatever bytes malloc left there: the caller
-   * overwrites all of it (newPage, copyPage), so no stale memory reaches a page or the file.
-   */
+  /** The next (zeroed) page of the current slab. */
   private slabPage(): Buffer {
-    const spare = this.spare.pop();
-    if (spare !== undefined) return spare;
     if (this.slabUsed === SLAB_PAGES) {
-      this.slab = Buffer.allocUnsafeSlow(SLAB_PAGES * this.pageSize);
+      this.slab = Buffer.alloc(SLAB_PAGES * this.pageSize);
       this.slabUsed = 0;
     }
     const at = this.slabUsed++ * this.pageSize;

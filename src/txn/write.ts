@@ -176,7 +176,7 @@ export class WriteTxn implements PageWriter {
       this.dirty.delete(pgno);
       this.localFree.push(pgno);
     } else {
-      this.freeCommitted(pgno, this.get(pgno));
+      this.freeCommitted(pgno, this.committed(pgno, false)); // only its header is read
     }
   }
 
