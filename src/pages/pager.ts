@@ -246,7 +246,7 @@ export class Pager {
 
   /** The writes of `pages`: byte position and the neighbouring page buffers that go there together. */
   private *runs(pages: Map<number, Uint8Array>): Generator<[number, Uint8Array[]]> {
-    const order = [...pages.keys()].sort((a, b) => a - b);
+    const order = Float64Array.from(pages.keys()).sort(); // a typed sort: numeric, no comparator calls
     let runStart = -1;
     let runNext = -1;
     let bufs: Uint8Array[] = [];
