@@ -96,9 +96,21 @@ export function pagesNeeded(records: SpaceRecord[], pageSize: number): number {
   return pack(records, pageSize, null);
 }
 
-/** Lays `records` out in `pages` (already allocated buffers); returns how many pages were used. */
+/**
+ * Lays `records` out in `pages` (already allocated buffers); returns how many pages were used.
+ * Pages past those are made empty chain pages (no records): commit may have allocated one more
+ * than the records finally need (allocating takes free runs away, which can shorten a snapshot),
+ * and every page it links into the chain must be a valid space-map page.
+ */
 export function packInto(records: SpaceRecord[], pages: Uint8Array[]): number {
-  return pack(records, pages[0]!.length, pages);
+  const used = pack(records, pages[0]!.length, pages);
+  for (let i = used; i < pages.length; i++) {
+    const p = pages[i]!;
+    p[PAGE_TYPE] = PageType.SpaceMap;
+    setU16(p, PAGE_COUNT, 0);
+    setU32(p, SPACEMAP_END, SPACEMAP_RECORDS);
+  }
+  return used;
 }
 
 function pack(records: SpaceRecord[], pageSize: number, pages: Uint8Array[] | null): number {
