@@ -1,18 +1,16 @@
 /**
  * Opening files: creation with a layout, option validation, files that are not (or no longer)
- * databases, newer formats, a damaged newest root slot, and the one-process-per-file lock.
- * Everything here uses real files in temporary directories; a failed open must leave the file
- * byte-identical and must not leave a lock file behind.
+ * databases, newer formats, a damaged newest root slot. (The lock directory and other processes:
+ * test/procs/.) Everything here uses real files in temporary directories; a failed open must
+ * leave the file byte-identical and must not leave a lock directory behind.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { open, type OpenOptions } from '../src/api/open.js';
 import { checksum } from '../src/pages/checksum.js';
 import { FORMAT_VERSION, SLOT_CHECKSUM, SLOT_FORMAT } from '../src/pages/layout.js';
-import { codeOf, expectClean, openFile, syncCodeOf, tempDir, tempPath, track } from './helpers/db.js';
+import { expectClean, openFile, syncCodeOf, tempDir, tempPath, track } from './helpers/db.js';
 
 const lockOf = (file: string): string => `${file}-lock`;
 
@@ -32,7 +30,7 @@ async function makeDb(file: string, options: OpenOptions = {}, commits = 5): Pro
 /** Asserts that opening `file` with `options` fails with `code`, leaving the file and the lock as they were. */
 function expectOpenFails(file: string, options: OpenOptions, code: string): void {
   const before = fs.existsSync(file) && fs.statSync(file).isFile() ? fs.readFileSync(file) : undefined;
-  const lockBefore = fs.existsSync(lockOf(file)) ? fs.readFileSync(lockOf(file)) : undefined;
+  const lockBefore = fs.existsSync(lockOf(file)) ? fs.readdirSync(lockOf(file)).sort().join() : undefined;
   let db: ReturnType<typeof open> | undefined;
   const got = syncCodeOf(() => { db = open(file, options); });
   if (db) track(db);
@@ -42,8 +40,8 @@ function expectOpenFails(file: string, options: OpenOptions, code: string): void
   } else {
     expect(fs.readFileSync(file).equals(before), 'the file changed').toBe(true);
   }
-  if (lockBefore === undefined) expect(fs.existsSync(lockOf(file)), 'a lock file was left behind').toBe(false);
-  else expect(fs.readFileSync(lockOf(file)).equals(lockBefore), 'the lock file changed').toBe(true);
+  if (lockBefore === undefined) expect(fs.existsSync(lockOf(file)), 'a lock directory was left behind').toBe(false);
+  else expect(fs.readdirSync(lockOf(file)).sort().join(), 'the lock directory changed').toBe(lockBefore);
 }
 
 function u16At(b: Uint8Array, o: number): number {
@@ -348,205 +346,5 @@ describe('a damaged newest root slot', () => {
     expect(back.get('one')).toBe(1);
     expect(back.get('two')).toBeUndefined();
     expectClean(back);
-  });
-});
-
-// ---------------------------------------------------------------- lock file
-
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-
-function spawnSleeper(): ChildProcess {
-  const c = spawn('sleep', ['30'], { stdio: 'ignore' });
-  children.push(c);
-  expect(c.pid).toBeGreaterThan(0);
-  return c;
-}
-
-function exited(c: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) resolve();
-    else c.once('exit', () => resolve());
-  });
-}
-
-describe('the lock file', () => {
-  it('exists while the database is open, holds our pid, and is gone after close', async () => {
-    const file = tempPath();
-    const db = openFile(file);
-    expect(fs.readFileSync(lockOf(file), 'utf8').trim()).toBe(String(process.pid));
-    expectClean(db);
-    await db.close();
-    expect(fs.existsSync(lockOf(file))).toBe(false);
-    const db2 = openFile(file);
-    expect(fs.existsSync(lockOf(file))).toBe(true);
-    db2.closeSync();
-    expect(fs.existsSync(lockOf(file))).toBe(false);
-  });
-
-  it('opening the same path twice in this process → ROTA_ALREADY_OPEN', async () => {
-    const file = tempPath();
-    const db = openFile(file);
-    db.putSync('k', 1);
-    expect(syncCodeOf(() => track(open(file)))).toBe('ROTA_ALREADY_OPEN');
-    // another spelling of the same path
-    const other = path.join(path.dirname(file), '.', '..', path.basename(path.dirname(file)), path.basename(file));
-    expect(syncCodeOf(() => track(open(other)))).toBe('ROTA_ALREADY_OPEN');
-    const relative = path.relative(process.cwd(), file);
-    expect(syncCodeOf(() => track(open(relative)))).toBe('ROTA_ALREADY_OPEN');
-    // the first handle is unaffected, and keeps its lock
-    expect(db.get('k')).toBe(1);
-    expect(fs.readFileSync(lockOf(file), 'utf8').trim()).toBe(String(process.pid));
-    db.putSync('k', 2);
-    expectClean(db);
-    await db.close();
-    const db2 = openFile(file);
-    expect(db2.get('k')).toBe(2);
-  });
-
-  it('a lock file holding the pid of a live process → ROTA_LOCKED, nothing touched', async () => {
-    const file = tempPath();
-    await makeDb(file, {}, 1);
-    const sleeper = spawnSleeper();
-    fs.writeFileSync(lockOf(file), `${sleeper.pid}\n`);
-    expectOpenFails(file, {}, 'ROTA_LOCKED');
-    let err: unknown;
-    try { track(open(file)); } catch (e) { err = e; }
-    expect((err as { pid?: number }).pid).toBe(sleeper.pid);
-    expect(String((err as Error).message)).toContain(String(sleeper.pid));
-    // a file that does not exist yet is not created either
-    const fresh = tempPath();
-    fs.writeFileSync(lockOf(fresh), `${sleeper.pid}\n`);
-    expectOpenFails(fresh, {}, 'ROTA_LOCKED');
-    sleeper.kill('SIGKILL');
-    await exited(sleeper);
-    // once that process is gone, its lock is stale and is taken over
-    const db = openFile(file);
-    expect(fs.readFileSync(lockOf(file), 'utf8').trim()).toBe(String(process.pid));
-    expectClean(db);
-  });
-
-  it('a lock file with a dead pid is taken over', async () => {
-    const file = tempPath();
-    await makeDb(file, {}, 1);
-    const done = spawnSync(process.execPath, ['-e', '0']);
-    expect(done.status).toBe(0);
-    const dead = done.pid!;
-    expect(dead).toBeGreaterThan(0);
-    fs.writeFileSync(lockOf(file), `${dead}\n`);
-    const db = openFile(file);
-    expect(fs.readFileSync(lockOf(file), 'utf8').trim()).toBe(String(process.pid));
-    db.putSync('after takeover', 1);
-    expectClean(db);
-    await db.close();
-    expect(fs.existsSync(lockOf(file))).toBe(false);
-  });
-
-  it.each([
-    ['garbage', 'not a pid\n'],
-    ['empty', ''],
-    ['zero', '0\n'],
-    ['negative', '-5\n'],
-  ])('a lock file with %s content is treated as stale', async (_name, content) => {
-    const file = tempPath();
-    fs.writeFileSync(lockOf(file), content);
-    const db = openFile(file);
-    db.putSync('k', 1);
-    expect(fs.readFileSync(lockOf(file), 'utf8').trim()).toBe(String(process.pid));
-    expectClean(db);
-    await db.close();
-    expect(fs.existsSync(lockOf(file))).toBe(false);
-  });
-
-  it('a lock file with our own pid → ROTA_ALREADY_OPEN (another thread of this process may hold it)', () => {
-    const file = tempPath();
-    fs.writeFileSync(lockOf(file), `${process.pid}\n`);
-    expectOpenFails(file, {}, 'ROTA_ALREADY_OPEN');
-  });
-});
-
-// ---------------------------------------------------------------- a second process
-
-const distIndex = fileURLToPath(new URL('../dist/index.js', import.meta.url));
-
-/** The child: opens ROTA_FILE with the built package, prints OPENED <value of 'k'> or ERROR <code>. */
-const childScript = `
-const { open } = await import(process.env.ROTA_DIST);
-let db;
-try {
-  db = open(process.env.ROTA_FILE);
-} catch (e) {
-  console.log('ERROR ' + (e.code ?? e.message));
-  process.exit(0);
-}
-console.log('OPENED ' + JSON.stringify(db.get('k') ?? null));
-if (process.env.ROTA_HOLD) {
-  await new Promise((r) => setTimeout(r, 30_000));
-}
-await db.close();
-`;
-
-function runChild(file: string, hold = false): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--input-type=module', '-e', childScript], {
-      env: { ...process.env, ROTA_DIST: pathToFileURL(distIndex).href, ROTA_FILE: file, ...(hold ? { ROTA_HOLD: '1' } : {}) },
-      timeout: 20_000,
-    }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`child failed: ${err.message}\n${stderr}`));
-      else resolve(stdout.trim());
-    });
-  });
-}
-
-describe('a second process', () => {
-  beforeAll(() => {
-    // dist/ is built once by test/global-setup.ts
-    if (!fs.existsSync(distIndex)) throw new Error(`no build at ${distIndex}`);
-  });
-
-  it('cannot open a file this process has open (ROTA_LOCKED), and can once it is closed', async () => {
-    const file = tempPath();
-    const db = openFile(file);
-    db.putSync('k', 'from the parent');
-    expect(await runChild(file)).toBe('ERROR ROTA_LOCKED');
-    // the failed attempt left our lock and our data alone
-    expect(fs.readFileSync(lockOf(file), 'utf8').trim()).toBe(String(process.pid));
-    db.putSync('k', 'still writable');
-    expectClean(db);
-    await db.close();
-    expect(await runChild(file)).toBe('OPENED "still writable"');
-    expect(fs.existsSync(lockOf(file))).toBe(false);
-  });
-
-  it('this process cannot open a file a live child holds; after the child is killed the stale lock is taken over', async () => {
-    const file = tempPath();
-    const db = openFile(file);
-    db.putSync('k', 'v');
-    expectClean(db);
-    await db.close();
-    const child = spawn(process.execPath, ['--input-type=module', '-e', childScript], {
-      env: { ...process.env, ROTA_DIST: pathToFileURL(distIndex).href, ROTA_FILE: file, ROTA_HOLD: '1' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    children.push(child);
-    const line = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('\n')) resolve(out.trim());
-      });
-      child.once('exit', (code) => reject(new Error(`child exited early with ${code}: ${out}`)));
-    });
-    expect(line).toBe('OPENED "v"');
-    expect(fs.readFileSync(lockOf(file), 'utf8').trim()).toBe(String(child.pid));
-    expect(await codeOf(() => track(open(file)))).toBe('ROTA_LOCKED');
-    child.kill('SIGKILL'); // a crash: the lock file stays behind
-    await exited(child);
-    expect(fs.existsSync(lockOf(file))).toBe(true);
-    const again = openFile(file);
-    expect(again.get('k')).toBe('v');
-    expectClean(again);
   });
 });

@@ -8,7 +8,7 @@
  *
  * Output goes to stdout; errors are one line `rotadb: <message> (<code>)` on stderr. Progress
  * bars go to stderr, only when stderr is a terminal. Exit status: 0 success, 1 an error or a
- * check that found problems, 2 the file is open in another process (ROTA_LOCKED), 64 bad usage.
+ * check that found problems, 2 the file is open in another process and the command needs it alone (ROTA_LOCKED), 64 bad usage.
  */
 import { UsageError } from '../errors.js';
 import { backup } from './backup.js';
@@ -180,10 +180,9 @@ function reportError(e: unknown, cmd: Command | undefined, io: CliIO): number {
   if (code === 'ROTA_LOCKED') {
     const pid = (e as { pid?: number }).pid;
     const file = (e as { file?: string }).file ?? 'the file';
-    const seeing = cmd?.name === 'readers'
-      ? `; its readers live in that process and cannot be seen from here: call db.readers() there`
-      : `; stop it first${cmd?.name === 'backup' || cmd?.name === 'compact' || cmd?.name === 'dump' ? `, or call db.${cmd.name}() in that process` : ''}`;
-    io.stderr.write(`rotadb: ${file} is open in process ${pid ?? '(unknown)'} and rotadb allows one process per file${seeing} (ROTA_LOCKED)\n`);
+    // recover needs the file to itself; on a platform without /proc every command does
+    const why = cmd?.name === 'recover' ? 'recover needs the file to itself' : 'this platform allows one process per file';
+    io.stderr.write(`rotadb: ${file} is open in process ${pid ?? '(unknown)'} and ${why}; stop it first (ROTA_LOCKED)\n`);
     return EXIT_LOCKED;
   }
   if (e instanceof UsageError) {

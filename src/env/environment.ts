@@ -23,10 +23,17 @@ import { ReadTxn, type ReadHost } from '../txn/read.js';
 import { WriteTxn, type WriteHost } from '../txn/write.js';
 import { commit, commitAsync, finishCommit, type PreparedCommit } from '../txn/commit.js';
 import { AlreadyOpenError, DatabaseClosedError, DatabaseFailedError, InvalidOptionError } from '../errors.js';
-import { runOptions, validateOptions, type EnvOptions, type RunOptions } from './options.js';
+import { DEFAULT_WRITE_TIMEOUT_MS, runOptions, validateOptions, type EnvOptions, type RunOptions } from './options.js';
 import { createFile, prepareStorage } from './create.js';
 import { readSlotMeta } from './root-slots.js';
 import { lockFile, releaseLockFileOf } from './lockfile.js';
+import { openShared } from './shared-open.js';
+import { LockDir } from '../procs/lock-dir.js';
+import { ProcessPins } from '../procs/process-pins.js';
+import { ProcessWriter } from '../procs/process-writer.js';
+import { canShareAcrossProcesses, liveness } from '../procs/identity.js';
+import { leave } from '../procs/leave.js';
+import { dieBeforePublish } from '../procs/test-hooks.js';
 
 export type { EnvOptions } from './options.js';
 export { DEFAULT_CACHE_SIZE } from './options.js';
@@ -41,6 +48,8 @@ export interface DatabaseHandle {
   readonly maxReaders: number;
   /** The opener's policy: the default of a joining thread, so that every writer of the file follows it unless told otherwise. */
   readonly slotPolicy: SlotPolicy;
+  /** The file is shared with other processes through its lock directory (procs/). */
+  readonly shared: boolean;
 }
 
 export function isHandle(x: unknown): x is DatabaseHandle {
@@ -75,7 +84,11 @@ export class Environment implements ReadHost, WriteHost {
   private readonly pins: ReaderPins;
   private readonly writer: WriterLock;
   private readonly releaseLock: () => void;
-  /** How far this thread has applied the reuse log to its cache. */
+  /** With other processes: this thread's view of the lock directory, and the two protocols over it. */
+  private readonly dir: LockDir | null;
+  private readonly procPins: ProcessPins | null = null;
+  private readonly procWriter: ProcessWriter | null = null;
+  /** How far this thread has applied the reuse log (or, shared with other processes, the reuse ring) to its cache. */
   private logCursor: number;
   private lastSeq: number;
   /** Registered read transactions of this thread, ended by close(). */
@@ -88,18 +101,30 @@ export class Environment implements ReadHost, WriteHost {
     validateOptions(opts);
     if (opts.storage) {
       const meta = prepareStorage(opts.storage, opts, 'storage');
-      return new Environment(opts, opts.storage, meta, undefined, undefined, () => {});
+      return new Environment(opts, opts.storage, meta, undefined, undefined, () => {}, null);
     }
     if (!opts.path) throw new InvalidOptionError('open() needs a path, a storage, or a handle from db.handle()');
     const path = pathMod.resolve(opts.path);
     if (openPaths.has(path)) throw new AlreadyOpenError(path, 'in this thread; reuse the database object that open() returned');
+    if (canShareAcrossProcesses()) {
+      return openShared(path, opts.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS, () => {
+        if (!fs.existsSync(path)) createFile(path, opts);
+        const storage = FileStorage.open(path, { create: false });
+        try {
+          return { storage, meta: prepareStorage(storage, opts, path) };
+        } catch (e) {
+          storage.close();
+          throw e;
+        }
+      }, (storage, meta, dir) => new Environment(opts, storage, meta, path, undefined, () => {}, dir));
+    }
     const release = lockFile(path);
     let storage: Storage | undefined;
     try {
       if (!fs.existsSync(path)) createFile(path, opts);
       storage = FileStorage.open(path, { create: false });
       const meta = prepareStorage(storage, opts, path);
-      return new Environment(opts, storage, meta, path, undefined, release);
+      return new Environment(opts, storage, meta, path, undefined, release, null);
     } catch (e) {
       storage?.close();
       release();
@@ -117,21 +142,26 @@ export class Environment implements ReadHost, WriteHost {
       throw new DatabaseClosedError();
     }
     let storage: Storage | undefined;
+    let dir: LockDir | null = null;
     try {
+      if (handle.shared) dir = new LockDir(handle.path, locks, false);
       storage = FileStorage.open(handle.path, { create: false });
       const meta = readSlotMeta(storage, handle.pageSize, locks.publishedSlot(), handle.path);
-      return new Environment({ ...opts, slotPolicy: opts.slotPolicy ?? handle.slotPolicy, pageSize: handle.pageSize, nRoots: handle.nRoots, maxReaders: handle.maxReaders }, storage, meta, handle.path, locks, () => {});
+      return new Environment({ ...opts, slotPolicy: opts.slotPolicy ?? handle.slotPolicy, pageSize: handle.pageSize, nRoots: handle.nRoots, maxReaders: handle.maxReaders }, storage, meta, handle.path, locks, () => {}, dir);
     } catch (e) {
       storage?.close();
-      if (locks.removeOpener() === 0) releaseLockFileOf(handle.path);
+      const last = locks.removeOpener() === 0;
+      if (dir !== null) leave(dir, last);
+      else if (last) releaseLockFileOf(handle.path);
       throw e;
     }
   }
 
-  private constructor(opts: EnvOptions, storage: Storage, meta: Meta, path: string | undefined, joined: LockTable | undefined, releaseLock: () => void) {
+  private constructor(opts: EnvOptions, storage: Storage, meta: Meta, path: string | undefined, joined: LockTable | undefined, releaseLock: () => void, dir: LockDir | null) {
     this.storage = storage;
     this.path = path;
     this.releaseLock = releaseLock;
+    this.dir = dir;
     this.pageSize = meta.pageSize;
     this.nRoots = meta.nRoots;
     this.options = runOptions(opts, meta.nRoots);
@@ -149,17 +179,28 @@ export class Environment implements ReadHost, WriteHost {
     this.openedVersion = meta.txnId;
     this.logCursor = this.locks.logHead;
     this.lastSeq = this.locks.publishedSeq();
+    if (dir !== null) {
+      dir.state = this.locks;
+      this.procPins = new ProcessPins(this.locks, dir);
+      this.procWriter = new ProcessWriter(this.locks, dir, this.procPins, (published) => this.reloadSlots(published));
+      this.logCursor = dir.commit.read()?.ringHead ?? 0;
+    }
     try {
-      this.pins = new ReaderPins(this.locks, this.options.writeTimeoutMs);
+      this.pins = new ReaderPins(this.locks, this.options.writeTimeoutMs, this.procPins);
     } catch (e) {
-      if (this.locks.removeOpener() === 0) this.releaseLock();
       storage.close();
+      this.leaveFile();
       throw e;
     }
-    this.writer = new WriterLock(this.locks, this.pins, this.options, () => this.current.txnId + 1);
+    this.writer = new WriterLock(this.locks, this.pins, this.options, () => this.current.txnId + 1, this.procWriter);
     // A joining thread must not read the space map now: another thread may be committing, and
-    // nothing pins `meta`. Its first write loads the free state under the writer lock.
+    // nothing pins `meta`. Its first write loads the free state under the writer lock. So does the
+    // first thread of a process on a shared file, which still replays it here (open checks the
+    // space map): that state counts every page freed before `meta` as reusable, but readers of
+    // other processes may pin older versions that reach them; the first write's reload keeps
+    // those pending (FreeState.prepare, pinned versions).
     this.free = joined ? FreeState.unloaded(this.pager) : FreeState.replayed(meta, this.pager);
+    if (dir !== null && !joined) this.free.forget();
     if (path) openPaths.add(path);
     // A worker that ends normally releases its pins; one that is terminated runs no handlers
     // (see releaseThread and maxReaderAgeMs).
@@ -200,7 +241,7 @@ export class Environment implements ReadHost, WriteHost {
   handle(): DatabaseHandle {
     this.checkOpen();
     if (!this.path) throw new InvalidOptionError('only a database opened from a file path can be shared with other threads');
-    return { rotadbHandle: 1, path: this.path, sab: this.locks.sab, pageSize: this.pageSize, nRoots: this.nRoots, maxReaders: this.locks.maxReaders, slotPolicy: this.options.slotPolicy };
+    return { rotadbHandle: 1, path: this.path, sab: this.locks.sab, pageSize: this.pageSize, nRoots: this.nRoots, maxReaders: this.locks.maxReaders, slotPolicy: this.options.slotPolicy, shared: this.dir !== null };
   }
 
   checkOpen(): void {
@@ -232,8 +273,52 @@ export class Environment implements ReadHost, WriteHost {
     const seq = this.locks.publishedSeq();
     if (seq === this.lastSeq) return;
     const cache = this.pager.cache;
-    this.logCursor = this.locks.readLog(this.logCursor, (p) => cache.delete(p), () => cache.clear());
+    if (this.dir !== null) {
+      // the ring's head as of a commit record at least as new as `seq` (this thread's last read, or a fresh one)
+      const last = this.procPins!.last;
+      const c = last !== null && (last.txnId | 0) === seq ? last : this.dir.commit.read();
+      if (c !== null) {
+        this.dir.commit.readRing(this.logCursor, c.ringHead, (p) => cache.delete(p), () => cache.clear());
+        this.logCursor = c.ringHead;
+      }
+    } else {
+      this.logCursor = this.locks.readLog(this.logCursor, (p) => cache.delete(p), () => cache.clear());
+    }
     this.lastSeq = seq;
+  }
+
+  /**
+   * Reads every root slot's version into the lock table: another process wrote some (its writer
+   * calls this holding the writer lock, with the version the commit record publishes).
+   *
+   * A slot holding a version newer than `published` was written by a writer that died before it
+   * published (the lock is ours, so nobody is writing one now). It is erased, durably, before this
+   * writer writes any page: this writer builds on `published` and may reuse pages that version
+   * reaches, and a later open must not take it for the newest version (with two fsyncs per
+   * commit nothing would verify it). It was never acknowledged, so nothing is lost. (Serial mode
+   * has one slot, which the dead writer overwrote whole after its pages were durable, with no
+   * reader in any process: that version is kept, and this writer builds on it.)
+   */
+  private reloadSlots(published: number): void {
+    let erased = false;
+    for (let s = 0; s < this.nRoots; s++) {
+      let m: Meta;
+      try {
+        m = readSlotMeta(this.storage, this.pageSize, s, this.path ?? 'storage');
+      } catch {
+        continue; // empty or torn: holds no version anyone can pin
+      }
+      if (m.txnId > published && this.nRoots > 1) {
+        this.storage.write(new Uint8Array(this.pageSize), s * this.pageSize);
+        this.metas[s] = undefined;
+        this.locks.setSlotVersion(s, 0);
+        erased = true;
+        continue;
+      }
+      this.metas[s] = m;
+      this.locks.setSlotVersion(s, m.txnId);
+    }
+    if (erased && !this.options.noSync) this.storage.sync();
   }
 
   // ---------------------------------------------------------------- readers
@@ -268,10 +353,32 @@ export class Environment implements ReadHost, WriteHost {
     return this.pins.expired(entry);
   }
 
+  outlived(meta: Meta): boolean {
+    if (this.dir === null) return false; // in one process a writer flags the reader's entry instead
+    try {
+      return readSlotMeta(this.storage, this.pageSize, meta.slot, this.path ?? 'storage').txnId !== meta.txnId;
+    } catch {
+      return true; // the slot is being written right now
+    }
+  }
+
   /** The readers of every thread; this thread's lingering short-read pin is dropped first (it is no read in progress). */
   readers(): ReaderInfo[] {
     this.pins.dropLinger();
-    return this.pins.list();
+    const out = this.pins.list();
+    if (this.dir === null) return out;
+    // other processes: one entry per process and slot (a record does not list threads)
+    this.procPins!.refresh();
+    const cur = this.current.txnId;
+    for (const o of this.dir.others()) {
+      if (o.record.pins.length === 0 || liveness(o.record.id) === 'dead') continue;
+      for (const p of o.record.pins) {
+        if (p.slot >= this.nRoots) continue;
+        const held = (this.locks.slotVersionLow(p.slot) >>> 0) === p.version;
+        out.push({ threadId: -1, processId: o.record.id.pid, slot: p.slot, txnId: fullTxn(cur, p.version), startedAt: p.since, kind: 'process', state: held ? 'active' : 'expired' });
+      }
+    }
+    return out;
   }
 
   /**
@@ -353,7 +460,7 @@ export class Environment implements ReadHost, WriteHost {
   pinnedVersions(cur: number): number[] {
     const out: number[] = [];
     for (let s = 0; s < this.nRoots; s++) {
-      if (this.locks.readers(s) > 0) out.push(fullTxn(cur, this.locks.slotVersionLow(s)));
+      if (this.locks.readers(s) > 0 || (this.procWriter?.pinsOn(s) ?? 0) > 0) out.push(fullTxn(cur, this.locks.slotVersionLow(s)));
     }
     return out;
   }
@@ -402,14 +509,19 @@ export class Environment implements ReadHost, WriteHost {
   }
 
   publish(txn: WriteTxn, meta: Meta, reused: number[]): void {
+    if (dieBeforePublish && this.dir !== null) process.kill(process.pid, 'SIGKILL');
     if (!this.options.noSync) this.locks.setHold(false); // a version of ours is durable now
     this.metas[meta.slot] = meta;
     this.free.committed(meta.txnId);
     // Other threads' caches may hold the old contents of reused pages: log them before publishing.
     this.catchUp();
-    this.locks.appendLog(reused);
-    this.logCursor = this.locks.logHead;
-    this.locks.publish(meta.txnId, meta.slot);
+    if (this.procWriter !== null) {
+      this.logCursor = this.procWriter.publish(meta.txnId, meta.slot, reused);
+    } else {
+      this.locks.appendLog(reused);
+      this.logCursor = this.locks.logHead;
+      this.locks.publish(meta.txnId, meta.slot);
+    }
     this.lastSeq = this.locks.publishedSeq();
     this.endWrite(txn);
   }
@@ -417,6 +529,7 @@ export class Environment implements ReadHost, WriteHost {
   endWrite(txn: WriteTxn): void {
     if (this.openWrite === txn) this.openWrite = null;
     this.writer.release(txn.slot);
+    this.procPins?.sweep(); // a pin this writer expired may have been its process's last on a slot
   }
 
   fail(txn: WriteTxn, cause: unknown): void {
@@ -441,12 +554,20 @@ export class Environment implements ReadHost, WriteHost {
     this.closed = true;
     process.removeListener('exit', this.onExit);
     this.pins.close();
+    this.procPins?.close();
     this.locks.releaseThread(this.locks.tid);
     if (this.path) openPaths.delete(this.path);
     try {
       this.storage.close();
     } finally {
-      if (this.locks.removeOpener() === 0) this.releaseLock();
+      this.leaveFile();
     }
+  }
+
+  /** This thread no longer has the file open: the last one out releases the lock file, or leaves the lock directory. */
+  private leaveFile(): void {
+    const last = this.locks.removeOpener() === 0;
+    if (this.dir !== null) leave(this.dir, last);
+    else if (last) this.releaseLock();
   }
 }

@@ -1,9 +1,21 @@
 /**
- * The lock file `<path>-lock`: one process per database file. It holds the owner's pid; a second
+ * The lock file `<path>-lock` of platforms where several processes cannot share a file (no
+ * /proc: see procs/identity.ts): one process per database file. It holds the owner's pid; a second
  * process gets DatabaseLockedError, and a lock left by a dead process is taken over.
  */
 import * as fs from 'node:fs';
 import { AlreadyOpenError, DatabaseLockedError, NotADatabaseError, StorageError } from '../errors.js';
+import { canShareAcrossProcesses } from '../procs/identity.js';
+import { pidExists } from '../procs/io.js';
+import { lockAlone } from './shared-open.js';
+
+/**
+ * Takes `path` for this process alone (recover --apply): with the lock directory where the
+ * platform allows sharing (refused while another process has the file open), else the lock file.
+ */
+export function lockExclusive(path: string): () => void {
+  return canShareAcrossProcesses() ? lockAlone(path, 10_000) : lockFile(path);
+}
 
 /** Takes the lock file of `path` for this process; returns the function that removes it. */
 export function lockFile(path: string): () => void {
@@ -22,7 +34,7 @@ export function lockFile(path: string): () => void {
       pid = parseInt(fs.readFileSync(lockPath, 'utf8'), 10);
     } catch { /* vanished between our create and read: retry */ }
     if (pid === process.pid) throw new AlreadyOpenError(path, 'in another thread of this process; pass db.handle() to the worker (workerData or postMessage) and open(handle) there');
-    if (Number.isInteger(pid) && pid > 0 && alive(pid)) throw new DatabaseLockedError(path, pid);
+    if (Number.isInteger(pid) && pid > 0 && pidExists(pid)) throw new DatabaseLockedError(path, pid);
     if (attempt >= 2) throw new DatabaseLockedError(path, pid);
     // The owner died without unlinking (a crash): the lock is stale; take it over.
     try { fs.unlinkSync(lockPath); } catch { /* someone else took it over first */ }
@@ -40,13 +52,4 @@ function lockError(path: string, e: unknown): Error {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return new NotADatabaseError(`${path}: the directory does not exist`);
   return new StorageError(`cannot create the lock file ${path}-lock: ${(e as Error).message}`, e);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

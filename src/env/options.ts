@@ -42,6 +42,7 @@ export interface EnvOptions {
 }
 
 export const DEFAULT_CACHE_SIZE = 256 * 1024 * 1024;
+export const DEFAULT_WRITE_TIMEOUT_MS = 10_000;
 
 /** The options an environment runs with, defaults applied. */
 export type RunOptions = Required<Pick<EnvOptions, 'noSync' | 'fsyncsPerCommit' | 'writeTimeoutMs' | 'slotPolicy' | 'maxReaders' | 'cacheSize' | 'maxReaderAgeMs'>>;
@@ -53,7 +54,7 @@ export function runOptions(opts: EnvOptions, nRoots: number): RunOptions {
   return {
     noSync: opts.noSync ?? false,
     fsyncsPerCommit: opts.fsyncsPerCommit ?? (nRoots === 1 ? 2 : 1),
-    writeTimeoutMs: opts.writeTimeoutMs ?? 10_000,
+    writeTimeoutMs: opts.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
     slotPolicy: opts.slotPolicy ?? 'rotate',
     maxReaders: opts.maxReaders ?? 126,
     cacheSize: opts.cacheSize ?? DEFAULT_CACHE_SIZE,

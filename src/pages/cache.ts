@@ -1,15 +1,17 @@
 /**
  * Page cache of one thread: committed pages by page number, bounded by a byte budget, evicted by
- * CLOCK (second chance). Entries are whole page buffers that are never modified once cached; an
- * evicted buffer is simply dropped, so a caller still holding it keeps valid bytes.
+ * CLOCK (second chance). Entries are whole page buffers that are never modified while cached.
+ * `put` hands back the buffer it displaced (replaced or evicted); the Pager may give its memory
+ * to a later page once nothing can still hold it (pages/pager.ts, "Recycling").
  *
  * Invariant: the cache holds only pages of committed versions. A page that is freed and later
  * reused is overwritten here by the committing writer (`put`) before any reader can reach it.
  *
  * Exposure: a slot's `exposed` flag says whether its buffer may be held outside the cache beyond
- * the call that read it (any get() that does not pass expose = false, and any put() that says so).
- * When publish() replaces the entry of a page number that was reused, an unexposed old buffer is
- * returned to the caller (the pager recycles it for a new dirty page): nothing else holds it.
+ * the call that read it (any get() that does not pass expose = false, and any put() that does
+ * not either). A buffer that a commit replaced under its own page number while the flag was
+ * clear was never seen outside the writer's tree code, so the pager may reuse it at once,
+ * without waiting for the readers of this thread to end (pages/pager.ts, "Recycling").
  *
  * Lookup is a page table: `slotOf[pgno]` is the cache slot holding page `pgno` plus one (0: not
  * cached), an Int32Array that grows with the largest page number cached, so a hit costs two array
@@ -32,6 +34,8 @@ export class PageCache {
   readonly capacity: number;
   hits = 0;
   misses = 0;
+  /** Set by every put(): see there. */
+  displacedUnexposed = false;
 
   constructor(maxBytes: number, pageSize: number) {
     this.capacity = Math.max(16, Math.floor(maxBytes / pageSize));
@@ -80,25 +84,31 @@ export class PageCache {
     this.slotOf[pgno] = slot + 1;
   }
 
-  /** Adds or replaces the committed contents of `pgno`; `exposed` as for get(). */
-  put(pgno: number, page: Uint8Array, exposed = true): void {
-    this.publish(pgno, page, exposed);
-  }
-
   /**
-   * put(), returning the buffer it replaced under the same page number when that one was never
-   * exposed (see the class comment), else undefined. Evicted buffers are never returned: the
-   * eviction may happen inside an operation still using the buffer it dropped.
+   * Adds or replaces the committed contents of `pgno` (`exposed` as for get(): whether the caller
+   * may hand the buffer out or keep it). Returns the buffer this displaced, if any: the page's
+   * previous contents, or the page evicted to make room. `displacedUnexposed` then says whether
+   * it was the previous contents of `pgno` and no get() ever exposed it, so that nothing outside
+   * the writer's tree code has seen it (an evicted buffer never counts: the eviction may happen
+   * inside an operation of that code still using the buffer it drops).
    */
-  publish(pgno: number, page: Uint8Array, exposed: boolean): Uint8Array | undefined {
+  put(pgno: number, page: Uint8Array, exposed = true): Uint8Array | undefined {
     const have = this.slotFor(pgno);
     if (have >= 0) {
-      const old = this.exposed[have] === 0 ? this.pages[have] : undefined;
+      const old = this.pages[have];
+      this.displacedUnexposed = this.exposed[have] === 0;
       this.pages[have] = page;
       this.ref[have] = 1;
+      // the same buffer again keeps what was known about it, and displaces nothing
+      if (old === page) {
+        if (exposed) this.exposed[have] = 1;
+        return undefined;
+      }
       this.exposed[have] = exposed ? 1 : 0;
-      return old !== page ? old : undefined;
+      return old;
     }
+    this.displacedUnexposed = false;
+    let displaced: Uint8Array | undefined;
     let slot: number;
     if (this.used < this.capacity) {
       slot = this.used++;
@@ -113,6 +123,7 @@ export class PageCache {
       if (old >= 0) {
         this.setSlot(old, -1);
         this.count--;
+        displaced = this.pages[slot];
       }
     }
     this.setSlot(pgno, slot);
@@ -121,7 +132,7 @@ export class PageCache {
     this.pages[slot] = page;
     this.ref[slot] = 0;
     this.exposed[slot] = exposed ? 1 : 0;
-    return undefined;
+    return displaced;
   }
 
   /** Drops `pgno` if cached (its contents are about to change or it no longer exists). */

@@ -114,3 +114,63 @@ export function minFill(pageSize: number): number {
 export function isValidPageSize(n: number): boolean {
   return Number.isInteger(n) && n >= MIN_PAGE_SIZE && n <= MAX_PAGE_SIZE && (n & (n - 1)) === 0;
 }
+
+// ---- The lock directory `<path>-lock/` (several processes on one file: src/procs/, docs/design.md
+// "Several processes"). Not part of the database: it can be deleted whenever no process has the
+// file open. Records are checksummed (pages/checksum.ts, seeded as below) because a pread that
+// runs while another process pwrites the same bytes can return a mix of old and new bytes.
+
+/** `state`: bytes [0, 64) the commit record, then the reuse ring from byte 4096. */
+export const LOCK_STATE_MAGIC = 0x4b4c5452; // 'R','T','L','K'
+export const LOCK_STATE_SEED = 0x5354; // checksum seed of the commit record
+export const CR_CHECKSUM = 0; // u32 over [4, CR_SIZE)
+export const CR_MAGIC = 4; // u32
+export const CR_SEQ = 8; // u32: bumped by every write (tells two equal-looking records apart in logs)
+export const CR_TXN_LO = 12; // u32: the published version
+export const CR_TXN_HI = 16; // u32
+export const CR_SLOT = 20; // u32: its root slot
+export const CR_TARGET = 24; // u32: the slot the writer holding the lock will write; CR_NO_TARGET if none
+export const CR_RING_HEAD = 28; // u32: entries ever appended to the reuse ring (wraps at 2^32)
+export const CR_WRITER_PID = 32; // u32: the process that wrote the record (names the TARGET's owner)
+export const CR_WRITER_START = 36; // f64: its start time (clock ticks since boot)
+export const CR_RING_RESERVED = 44; // u32: ring entries below this may be being written (>= RING_HEAD; see procs/lock-dir.ts)
+export const CR_FLAGS = 48; // u32: CR_FLAG_*
+export const CR_SIZE = 64;
+export const CR_NO_TARGET = 0xffffffff;
+/** The writer lock's holder is rewriting `members` (procs/members.ts): a process joining waits, then appends again. */
+export const CR_FLAG_COMPACTING = 1;
+/** The reuse ring: u32 page numbers whose contents a commit replaced; entry k at RING_OFFSET + 4 * (k mod RING_CAPACITY). */
+export const RING_OFFSET = 4096;
+export const RING_CAPACITY = 1 << 16;
+
+/** `members`: 64-byte entries appended (O_APPEND) by each process that joins: [u32 checksum over [4, 64)][u32 magic][56 bytes: record name, NUL-padded]. */
+export const MEMBER_MAGIC = 0x4d505452; // 'R','T','P','M'
+export const MEMBER_SEED = 0x4d45;
+export const MEMBER_SIZE = 64;
+export const MEMBER_NAME = 8;
+/** A joining process's open compacts `members` once it holds this many entries. */
+export const MEMBERS_COMPACT_AT = 256;
+
+/** `p-<boot>-<pid>-<start>`: one process's record, written only by that process, at offset 0. */
+export const PROC_MAGIC = 0x52505452; // 'R','T','P','R'
+export const PROC_SEED = 0x5052;
+export const PR_CHECKSUM = 0; // u32 over [4, PR_HEADER + PR_PIN * count)
+export const PR_MAGIC = 4; // u32
+export const PR_SEQ = 8; // u32: bumped by every write
+export const PR_PID = 12; // u32
+export const PR_START = 16; // f64: start time, clock ticks since boot (/proc/<pid>/stat field 22)
+export const PR_BOOT = 24; // 16 bytes: /proc/sys/kernel/random/boot_id as bytes
+export const PR_CHOOSING = 40; // u32: 1 while taking a ticket (the writer lock is a bakery lock)
+export const PR_COUNT = 44; // u32: pins that follow
+export const PR_TICKET = 48; // f64: 0, or this process's ticket for the writer lock
+export const PR_OPENED = 56; // f64: ms since epoch when the process opened the file
+export const PR_PID_NS = 64; // f64: inode of /proc/self/ns/pid (a pid means nothing in another namespace)
+export const PR_HEADER = 80;
+/** Pin: [u32 slot][u32 low 32 bits of the version it holds][f64 ms since epoch when the process began pinning it]. */
+export const PR_PIN = 16;
+export const PR_PIN_SLOT = 0;
+export const PR_PIN_VERSION = 4;
+export const PR_PIN_SINCE = 8;
+export const PROC_RECORD_MAX = 4096;
+/** Pins one record holds (it must fit one 4 KiB page, so that it is written by one pwrite). */
+export const PROC_MAX_PINS = (PROC_RECORD_MAX - PR_HEADER) / PR_PIN - 1;

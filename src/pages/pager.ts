@@ -28,15 +28,13 @@ export function assertBornBy(page: Uint8Array, pgno: number, version: number): v
 const MAX_WRITE_PAGES = 256;
 /** Dirty pages are carved from slabs of this many pages (one ArrayBuffer each). */
 const SLAB_PAGES = 8;
-/** At most this many bytes of recycled page buffers wait for reuse (see publish). */
+/** Recycled page buffers kept at most (quarantined and spare together): this many bytes, and an eighth of the cache's pages. */
 const MAX_SPARE_BYTES = 32 * 1024 * 1024;
 
 export class Pager {
   readonly cache: PageCache;
   pagesRead = 0;
   pagesWritten = 0;
-  /** Page buffers taken back for reuse by publish() (a statistic, for tests and benchmarks). */
-  pagesRecycled = 0;
   /**
    * Test mode (ROTADB_VERIFY_CACHE=1): every cache hit is compared with the page on disk. Sound
    * because a page any reader or the writer may reach never changes on disk; a difference means
@@ -47,25 +45,82 @@ export class Pager {
   private slab: Buffer | undefined;
   private slabUsed = SLAB_PAGES;
   /**
-   * Page buffers that left the cache with nothing else holding them (publish), for the writer's
-   * next pages: a load that rewrites most pages per commit then allocates (and collects) about
-   * nothing per page.
-   */
-  private readonly spare: Buffer[] = [];
-  /** writeStampedAsync calls not yet settled: their buffers are being read by the thread pool. */
-  private asyncWrites = 0;
-  /**
    * The file's size when readRun last asked. Runs inside it need no stat; a run past it asks
    * again. Either way no run longer than the file was at some moment is ever allocated (a file
    * truncated since then fails the read itself, as a short read).
    */
   private sizeSeen = 0;
 
-  private readonly maxSpare: number;
+  /*
+   * Recycling. A page buffer the cache displaced (a page whose number a commit reused, or one
+   * evicted to make room) still holds committed bytes, and something may hold the buffer: a
+   * cursor of a read transaction or iterator of this thread, the write transaction's descent,
+   * the read in progress, an asynchronous write on the thread pool. So it waits in `quarantine`
+   * until a moment when none of those can exist: no registered read transaction and no write
+   * transaction of this thread is open (`holders`, counted by txn/), no asynchronous page write
+   * is in flight, and no read is in progress (settle() runs at the end of a short read and of a
+   * commit). From then on nothing can reach it (a getBinaryFast view is valid only until the
+   * next call) and its memory goes to the next page read from storage or copied by the writer,
+   * saving the allocation and the garbage collection of 4 KiB per cache miss and per dirty page.
+   * A recycled buffer gets a new Buffer object over the old memory, so code that recognises a
+   * page by its buffer's identity (btree/leaf-copies.ts) never takes new contents for old.
+   *
+   * One exception skips the quarantine: a buffer that a commit replaced under its own page
+   * number and that was never exposed (cache.ts, "Exposure": only the writer's tree code read
+   * it, through peek(), and that code keeps no buffer past one operation; the transaction that
+   * did so has ended when its commit publishes). Nothing of this thread can hold it, whatever
+   * readers are open, so it is reusable at once, unless asynchronous page writes are in flight
+   * (a commit finished synchronously by finishCommit may leave its first writes running on
+   * buffers it published). So a load keeps recycling the pages it rewrites while readers of
+   * this thread stay open (their holds stop only the quarantine).
+   */
+  private readonly quarantine: Uint8Array[] = [];
+  private readonly spare: Uint8Array[] = [];
+  private readonly spareMax: number;
+  /** Registered read transactions and write transactions of this thread not yet ended (txn/ counts them). */
+  holders = 0;
+  /** Calls of writeStampedAsync not yet settled: their buffers may still be read by the thread pool. */
+  private asyncWrites = 0;
+  /** Displaced buffers made reusable so far (tests, benchmarks). */
+  recycled = 0;
 
   constructor(readonly storage: Storage, readonly pageSize: number, cacheBytes: number) {
     this.cache = new PageCache(cacheBytes, pageSize);
-    this.maxSpare = Math.floor(MAX_SPARE_BYTES / pageSize);
+    this.spareMax = Math.min(Math.floor(MAX_SPARE_BYTES / pageSize), this.cache.capacity >>> 3);
+  }
+
+  /**
+   * Caches a committed page (the writer's at commit, or one just read; `exposed` as for
+   * PageCache.put). Its displaced buffer is reusable at once if the cache says nothing outside
+   * the writer's tree code saw it, else it waits in quarantine (see "Recycling" above).
+   */
+  cachePut(pgno: number, page: Uint8Array, exposed = true): void {
+    const old = this.cache.put(pgno, page, exposed);
+    if (old === undefined || old.length !== this.pageSize || this.quarantine.length + this.spare.length >= this.spareMax) return;
+    if (this.cache.displacedUnexposed && this.asyncWrites === 0) {
+      this.spare.push(old);
+      this.recycled++;
+    } else {
+      this.quarantine.push(old);
+    }
+  }
+
+  /**
+   * A moment when this thread reads nothing (the end of a short read or of a commit): if no
+   * holder is open either, the quarantined buffers become reusable (see "Recycling" above).
+   */
+  settle(): void {
+    if (this.quarantine.length === 0 || this.holders !== 0 || this.asyncWrites !== 0) return;
+    for (const b of this.quarantine) this.spare.push(b);
+    this.recycled += this.quarantine.length;
+    this.quarantine.length = 0;
+  }
+
+  /** A reusable page buffer (contents undefined) as a new Buffer object, or undefined. */
+  private takeSpare(): Buffer | undefined {
+    const b = this.spare.pop();
+    if (b === undefined) return undefined;
+    return Buffer.from(b.buffer, b.byteOffset, b.length);
   }
 
   /**
@@ -95,23 +150,8 @@ export class Pager {
     }
     const p = this.load(pgno, this.pageSize);
     validatePage(p, pgno);
-    this.cache.put(pgno, p, expose);
+    this.cachePut(pgno, p, expose);
     return p;
-  }
-
-  /**
-   * Commit step 7 for one written page: it becomes the cached contents of `pgno`. `exposed`: the
-   * buffer may be held outside the writer (its transaction handed its dirty pages out). The
-   * buffer it replaces, when the cache says nothing else holds it, is kept for newPage and
-   * copyPage; not while asynchronous page writes are in flight, since a commit finished
-   * synchronously (finishCommit) leaves its first writes running on buffers it has published.
-   */
-  publish(pgno: number, page: Uint8Array, exposed: boolean): void {
-    const old = this.cache.publish(pgno, page, exposed);
-    if (old !== undefined && this.asyncWrites === 0 && this.spare.length < this.maxSpare && old.length === this.pageSize) {
-      this.spare.push(old as Buffer);
-      this.pagesRecycled++;
-    }
   }
 
   /**
@@ -121,8 +161,9 @@ export class Pager {
    * pages of one commit are cached and evicted together).
    */
   newPage(): Buffer {
-    const spare = this.spare.pop();
-    return spare !== undefined ? spare.fill(0) : this.slabPage();
+    const s = this.takeSpare();
+    if (s !== undefined) return s.fill(0);
+    return this.slabPage();
   }
 
   /**
@@ -130,7 +171,7 @@ export class Pager {
    * copy-on-write needs, from a recycled buffer when there is one (it is overwritten whole).
    */
   copyPage(src: Uint8Array): Buffer {
-    const p = this.spare.pop() ?? this.slabPage();
+    const p = this.takeSpare() ?? this.slabPage();
     p.set(src);
     return p;
   }
@@ -170,7 +211,8 @@ export class Pager {
   }
 
   private load(pgno: number, bytes: number): Uint8Array {
-    const buf = Buffer.allocUnsafeSlow(bytes); // own ArrayBuffer: 4-byte aligned for the checksum; Buffer so value views are Buffers
+    // own ArrayBuffer (or a recycled page's): 4-byte aligned for the checksum; Buffer so value views are Buffers
+    const buf = (bytes === this.pageSize ? this.takeSpare() : undefined) ?? Buffer.allocUnsafeSlow(bytes);
     const n = this.storage.read(buf, pgno * this.pageSize);
     this.pagesRead++;
     if (n !== bytes) throw new CorruptionError(`short read (${n} of ${bytes} bytes): the file is truncated`, pgno);
@@ -237,7 +279,7 @@ export class Pager {
         writes.push(bufs.length === 1 ? s.writeAsync(bufs[0]!, position) : s.writevAsync ? s.writevAsync(bufs, position) : s.writeAsync(Buffer.concat(bufs), position));
       }
     } finally {
-      // every write started is settled before the count drops (a throw above leaves some unstarted)
+      // every write issued must settle before its buffers may be recycled, even if issuing failed
       void Promise.allSettled(writes).then(() => { this.asyncWrites--; });
     }
     const results = await Promise.allSettled(writes);
@@ -246,7 +288,7 @@ export class Pager {
 
   /** The writes of `pages`: byte position and the neighbouring page buffers that go there together. */
   private *runs(pages: Map<number, Uint8Array>): Generator<[number, Uint8Array[]]> {
-    const order = Float64Array.from(pages.keys()).sort(); // a typed sort: numeric, no comparator calls
+    const order = Uint32Array.from(pages.keys()).sort(); // numeric, without a comparator call per step
     let runStart = -1;
     let runNext = -1;
     let bufs: Uint8Array[] = [];

@@ -79,7 +79,7 @@ export class FreeSpace {
 }
 
 export function runsOf(pages: number[]): Array<[number, number]> {
-  const s = [...pages].sort((a, b) => a - b);
+  const s = Uint32Array.from(pages).sort(); // page numbers are u32; a typed sort is numeric and needs no comparator calls
   const out: Array<[number, number]> = [];
   for (const p of s) {
     const last = out[out.length - 1];
@@ -97,10 +97,10 @@ export function pagesNeeded(records: SpaceRecord[], pageSize: number): number {
 }
 
 /**
- * Lays `records` out in `pages` (already allocated buffers); returns how many pages were used.
- * Pages past those are made empty chain pages (no records): commit may have allocated one more
- * than the records finally need (allocating takes free runs away, which can shorten a snapshot),
- * and every page it links into the chain must be a valid space-map page.
+ * Lays `records` out in `pages` (already allocated buffers); returns how many pages the records
+ * used. The pages beyond those become empty space-map pages: the writer may have allocated more
+ * than the records finally need (allocating changes the records, and can shorten them), and every
+ * page it links into the chain must be a well-formed space-map page.
  */
 export function packInto(records: SpaceRecord[], pages: Uint8Array[]): number {
   const used = pack(records, pages[0]!.length, pages);

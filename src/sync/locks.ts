@@ -28,14 +28,20 @@ const SLOT = 2; // slot of the published version
 const OPENERS = 3; // threads that have the file open; the last one out removes the lock file
 const LOG_HEAD = 4; // entries ever appended to the reuse log (wraps at 2^32)
 const HOLD = 5; // 1 while pages freed by the version found at open must not be reused (see env.ts)
-const HEADER_WORDS = 8;
+const PROC_MUTEX = 6; // thread id + 1 of the thread writing this process's record in the lock directory, or 0
+const PROC_CHOOSING = 7; // this process's writer is taking a ticket for the writer lock across processes
+const PROC_TICKET = 8; // float64 (words 8-9): its ticket, or 0
+const HEADER_WORDS = 10;
 // per slot
-const SLOT_WORDS = 6;
+const SLOT_WORDS = 10; // even: S_PUB_SINCE is a float64
 const S_READERS = 0;
 const S_EXCL = 1;
 const S_VERSION = 2; // low 32 bits of the transaction id held in the slot
 const S_WAITING = 3; // a writer is waiting for this slot's readers (0/1)
 const S_WAITED_MS = 4; // total ms writers waited for this slot (wraps after ~24 days)
+const S_PUB = 5; // this process's record shows a pin on the slot: PUB_NONE, PUB_SHOWN or PUB_CLEARING
+const S_PUB_VERSION = 6; // low 32 bits of the version the record shows it pinned at
+const S_PUB_SINCE = 8; // float64 (words 8-9): ms since epoch when the record began showing it
 // reader table entry
 const READER_WORDS = 12; // even: R_START is a float64
 const R_OWNER = 0; // thread id + 1; 0 = free entry
@@ -49,6 +55,12 @@ const R_KIND = 8;
 const R_ASYNC_WAIT = 9; // thread entries: 1 while the thread has an async writer waiting for the mutex
 const R_DROP = 10; // thread entries: 1 when a writer waiting for the entry's slot asks its lingering short-read pin to go
 
+/** This process's record in the lock directory shows no pin on the slot (procs/process-pins.ts). */
+export const PUB_NONE = 0;
+export const PUB_SHOWN = 1;
+/** A thread is withdrawing the record's pin on the slot (it re-checks the slot's reader count first). */
+export const PUB_CLEARING = 2;
+
 export const IDLE = 0;
 export const ACTIVE = 1;
 export const EXPIRED = 2;
@@ -58,6 +70,8 @@ export const KIND_TXN = 1;
 export const KIND_THREAD = 2;
 
 const LOG_CAPACITY = 1 << 16;
+/** See lockRecord(). */
+const RECORD_STEAL_MS = 250;
 /** Threads that can have one file open at once (each has an entry for its short reads). */
 export const MAX_THREADS = 64;
 
@@ -67,12 +81,16 @@ export function fullTxn(cur: number, low: number): number {
 }
 
 export interface ReaderInfo {
+  /** The thread (of process `processId`); -1 for a pin of another process, whose threads are not listed. */
   threadId: number;
+  /** The process: this one, or for kind 'process' the one whose record holds the pin. */
+  processId: number;
   slot: number;
   txnId: number;
   /** ms since epoch; for a thread's short reads, when the thread joined. */
   startedAt: number;
-  kind: 'transaction' | 'short';
+  /** 'process': another process pins the slot (one entry per process and slot, whatever its threads do). */
+  kind: 'transaction' | 'short' | 'process';
   state: 'active' | 'expired';
 }
 
@@ -380,6 +398,7 @@ export class LockTable {
     const e = this.readersBase + r * READER_WORDS;
     return {
       threadId: Atomics.load(i, e + R_OWNER) - 1,
+      processId: process.pid,
       slot: Atomics.load(i, e + R_SLOT),
       txnId: (Atomics.load(i, e + R_TXN_LO) >>> 0) + (Atomics.load(i, e + R_TXN_HI) >>> 0) * 0x100000000,
       startedAt: this.f64[(e + R_START) >>> 1]!,
@@ -411,7 +430,82 @@ export class LockTable {
       this.release(r);
       this.unclaim(r);
     }
+    // a thread terminated while it wrote the process's record
+    if (Atomics.compareExchange(i, PROC_MUTEX, tid + 1, 0) === tid + 1) Atomics.notify(i, PROC_MUTEX);
     return joined;
+  }
+
+  // ---- this process's record in the lock directory (procs/): its state, shared by the threads
+
+  /**
+   * Takes the mutex under which a thread rewrites the process's record; waits at most `ms`. It is
+   * held for one pwrite, so a holder that keeps it for RECORD_STEAL_MS is taken to be a thread
+   * that was terminated while writing (Worker.terminate() can stop a thread anywhere), and the
+   * mutex is taken from it. If that thread was only slow, its late write may drop a pin from the
+   * record for a moment: a writer of another process could then reuse that version's pages, and
+   * the reader would get a typed error from the birth check, never a wrong value.
+   */
+  lockRecord(ms: number): boolean {
+    const i = this.i32;
+    const start = Date.now();
+    let owner = 0;
+    let since = start;
+    for (;;) {
+      const cur = Atomics.compareExchange(i, PROC_MUTEX, 0, this.tid + 1);
+      if (cur === 0) return true;
+      const now = Date.now();
+      if (cur !== owner) { owner = cur; since = now; }
+      if (now - since >= RECORD_STEAL_MS && Atomics.compareExchange(i, PROC_MUTEX, cur, this.tid + 1) === cur) return true;
+      const left = start + ms - now;
+      if (left <= 0) return false;
+      Atomics.wait(i, PROC_MUTEX, cur, Math.min(left, RECORD_STEAL_MS));
+    }
+  }
+
+  unlockRecord(): void {
+    Atomics.store(this.i32, PROC_MUTEX, 0);
+    Atomics.notify(this.i32, PROC_MUTEX);
+  }
+
+  pubState(slot: number): number {
+    return Atomics.load(this.i32, HEADER_WORDS + slot * SLOT_WORDS + S_PUB);
+  }
+
+  pubVersion(slot: number): number {
+    return Atomics.load(this.i32, HEADER_WORDS + slot * SLOT_WORDS + S_PUB_VERSION);
+  }
+
+  pubSince(slot: number): number {
+    return this.f64[(HEADER_WORDS + slot * SLOT_WORDS + S_PUB_SINCE) >>> 1]!;
+  }
+
+  /** Under lockRecord: sets what the record shows for `slot`. */
+  setPub(slot: number, state: number, versionLow = 0, since = 0): void {
+    const base = HEADER_WORDS + slot * SLOT_WORDS;
+    if (state === PUB_SHOWN) {
+      Atomics.store(this.i32, base + S_PUB_VERSION, versionLow | 0);
+      this.f64[(base + S_PUB_SINCE) >>> 1] = since;
+    }
+    Atomics.store(this.i32, base + S_PUB, state);
+  }
+
+  /** Under lockRecord: this process's bakery state for the writer lock across processes. */
+  setTicket(choosing: boolean, ticket: number): void {
+    Atomics.store(this.i32, PROC_CHOOSING, choosing ? 1 : 0);
+    this.f64[PROC_TICKET >>> 1] = ticket;
+  }
+
+  choosing(): boolean {
+    return Atomics.load(this.i32, PROC_CHOOSING) !== 0;
+  }
+
+  ticket(): number {
+    return this.f64[PROC_TICKET >>> 1]!;
+  }
+
+  /** Sets the low 32 bits of the version `slot` holds (another process wrote it: procs/). */
+  setSlotVersion(slot: number, txnId: number): void {
+    Atomics.store(this.i32, HEADER_WORDS + slot * SLOT_WORDS + S_VERSION, txnId | 0);
   }
 
   // ---- reuse log: page numbers whose contents a commit replaced, for other threads' caches

@@ -10,6 +10,32 @@
 import { KIND_THREAD, KIND_TXN, LockTable, MAX_THREADS, type ReaderInfo } from './locks.js';
 import { ReadersFullError, ReadTimeoutError, TooManyThreadsError, WouldDeadlockError } from '../errors.js';
 
+/**
+ * The readers' side of sharing the file with other processes (procs/ implements it; null when
+ * the file is not shared). A pin counts in this process's lock table first; the process's record
+ * in the lock directory shows it to other processes' writers while any thread pins the slot.
+ */
+export interface ProcessReaders {
+  /** Makes this process's view of the published version at least as new as what any process published. */
+  refresh(): void;
+  /**
+   * `slot`, at version `versionLow`, is pinned in this process: makes sure other processes'
+   * writers see it. 'retry': a writer of another process may have taken the slot meanwhile (pin
+   * again); 'wait': serial mode, a writer of another process holds the only slot.
+   */
+  announce(slot: number, versionLow: number): 'ok' | 'retry' | 'wait';
+  /**
+   * A pin on `slot` was dropped: withdraws the announcement if no pin of this process is left on
+   * it, lazily (when this thread's event loop turns) unless `atOnce`.
+   */
+  withdraw(slot: number, atOnce?: boolean): void;
+  /** Withdraws now every announcement no pin of this process holds any more (the lazy ones). */
+  sweep(): void;
+}
+
+/** Short reads that reuse one lingering pin before looking for other processes' commits again. */
+const LINGER_USES_SHARED = 256;
+
 /** One pin: the slot it holds and the reader-table entry it holds it through. */
 export interface Pin {
   readonly slot: number;
@@ -38,7 +64,10 @@ export class ReaderPins {
   readonly localPins: Int32Array;
 
   /** Claims this thread's short-read entry; throws TooManyThreadsError when every one is taken. */
-  constructor(private readonly locks: LockTable, private readonly writeTimeoutMs: number) {
+  /** Short reads served by the lingering pin since it was taken (with other processes: bounded). */
+  private lingerUses = 0;
+
+  constructor(private readonly locks: LockTable, private readonly writeTimeoutMs: number, private readonly other: ProcessReaders | null = null) {
     this.localPins = new Int32Array(locks.nRoots);
     this.lingers = locks.nRoots > 1;
     const entry = locks.claim(KIND_THREAD, Date.now());
@@ -62,7 +91,10 @@ export class ReaderPins {
       const l = this.linger;
       if (l !== null) {
         const locks = this.locks;
-        if (locks.publishedSeq() === this.lingerVersion && locks.isActive(entry) && !locks.dropAsked(entry)) {
+        // Other processes' commits and requests do not show in the lock table: with them, a pin
+        // lingers for a bounded number of reads (the next one looks at the commit record again).
+        if (locks.publishedSeq() === this.lingerVersion && locks.isActive(entry) && !locks.dropAsked(entry)
+          && (this.other === null || ++this.lingerUses < LINGER_USES_SHARED)) {
           this.shortActive = true;
           return l;
         }
@@ -77,7 +109,10 @@ export class ReaderPins {
     }
     try {
       const slot = this.pinThrough(entry);
-      if (short) this.lingerVersion = this.locks.slotVersionLow(slot); // fixed while pinned
+      if (short) {
+        this.lingerVersion = this.locks.slotVersionLow(slot); // fixed while pinned
+        this.lingerUses = 0;
+      }
       return { slot, entry, registered: !short };
     } catch (e) {
       if (short) this.shortActive = false;
@@ -117,6 +152,7 @@ export class ReaderPins {
     this.localPins[pin.slot]!--;
     const ok = this.locks.release(pin.entry);
     if (pin.registered) this.locks.unclaim(pin.entry);
+    this.other?.withdraw(pin.slot);
     return ok;
   }
 
@@ -130,6 +166,18 @@ export class ReaderPins {
     this.linger = null;
     this.localPins[l.slot]!--;
     this.locks.release(l.entry); // false: a writer expired it while it lingered; nothing was being read
+    this.other?.withdraw(l.slot);
+  }
+
+  /**
+   * Before this thread waits for a writer lock: drops what it holds without reading, the
+   * lingering pin and, with other processes, the announcements withdrawn lazily. A writer of
+   * another process may be waiting for exactly those, while this thread, blocked, would never
+   * withdraw them: both would wait for the other until writeTimeoutMs.
+   */
+  beforeWait(): void {
+    this.dropLinger();
+    this.other?.sweep();
   }
 
   /** Drops the lingering pin for good; afterwards the entry may belong to another thread. */
@@ -149,8 +197,19 @@ export class ReaderPins {
 
   private pinThrough(entry: number): number {
     let deadline = 0;
+    const other = this.other;
     for (;;) {
+      other?.refresh();
       const r = this.locks.tryPin(entry);
+      if (r >= 0 && other !== null) {
+        const a = other.announce(r, this.locks.slotVersionLow(r));
+        if (a !== 'ok') {
+          this.locks.release(entry);
+          other.withdraw(r, true); // a writer may be waiting for exactly this pin
+          if (a === 'wait') deadline = this.serialWait(r, deadline, 'a writer of another process');
+          continue;
+        }
+      }
       if (r >= 0) {
         this.localPins[r]!++;
         return r;
@@ -161,10 +220,20 @@ export class ReaderPins {
       if (this.locks.writerOwner() === this.locks.tid) {
         throw new WouldDeadlockError('a read transaction cannot start while this thread has a write transaction open and nRoots is 1 (serial mode); read inside the write transaction instead');
       }
-      const now = Date.now();
-      if (deadline === 0) deadline = now + this.writeTimeoutMs;
-      if (now >= deadline) throw new ReadTimeoutError(`waited ${this.writeTimeoutMs} ms for the writer (thread ${this.locks.writerOwner()}) in serial mode (nRoots = 1)`);
-      Atomics.wait(this.locks.i32, this.locks.exclIndex(slot), 1, Math.min(deadline - now, 50));
+      deadline = this.serialWait(slot, deadline, `the writer (thread ${this.locks.writerOwner()})`);
     }
+  }
+
+  /** Serial mode: waits a little for the writer holding `slot`; returns the deadline (0: not set yet). */
+  private serialWait(slot: number, deadline: number, who: string): number {
+    const now = Date.now();
+    if (deadline === 0) deadline = now + this.writeTimeoutMs;
+    if (now >= deadline) throw new ReadTimeoutError(`waited ${this.writeTimeoutMs} ms for ${who} in serial mode (nRoots = 1)`);
+    // A writer of this process notifies when it releases the slot; one of another process
+    // cannot, so then this only sleeps a millisecond before looking again.
+    const i = this.locks.exclIndex(slot);
+    const local = Atomics.load(this.locks.i32, i) === 1;
+    Atomics.wait(this.locks.i32, i, local ? 1 : 0, Math.min(deadline - now, local ? 50 : 1));
+    return deadline;
   }
 }

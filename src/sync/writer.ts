@@ -35,6 +35,36 @@ export interface WriterOptions {
   slotPolicy: SlotPolicy;
 }
 
+/**
+ * The writers' side of sharing the file with other processes (procs/ implements it; null when
+ * the file is not shared). Taken after this process's writer mutex, released before it.
+ */
+export interface ProcessWriters {
+  /** Takes the writer lock across processes, waiting until `deadline` (ms since epoch); false if not granted by then. */
+  lock(deadline: number): boolean;
+  /** One attempt that does not wait (the async path): false when another process holds or is taking it. */
+  tryLock(): boolean;
+  /** Releases it, and clears the target slot if nothing was published. */
+  unlock(): void;
+  /** Holding it: brings this process's view of the published version and of every slot's version up to date. */
+  refresh(): void;
+  /** Holding it: tells other processes' readers that `slot` is about to be written (before scan()). */
+  target(slot: number): void;
+  /** Reads other processes' records: which slots they pin, at the version each slot holds now. */
+  scan(): void;
+  /** Live other processes that pin `slot`'s present version, as of the last scan (expired ones not counted). */
+  pinsOn(slot: number): number;
+  /** Stops waiting for other processes' pins on `slot`'s present version (maxReaderAgeMs); returns how many. */
+  expire(slot: number): number;
+  /** The processes pinning `slot`, as of the last scan, for error messages. */
+  describe(slot: number): string;
+  /** The process that held the writer lock when lock() or tryLock() gave up, for error messages. */
+  holder(): string;
+}
+
+/** How often a writer looks again at pins of other processes (they cannot notify it). */
+const PROCESS_POLL_MS = 1;
+
 /** The writer lock and slot, once held: begin the transaction, then release() when it ends. */
 export interface Acquired {
   slot: number;
@@ -56,7 +86,13 @@ export class WriterLock {
     private readonly options: WriterOptions,
     /** The id the next transaction will have. */
     private readonly nextTxn: () => number,
+    private readonly other: ProcessWriters | null = null,
   ) {}
+
+  /** Readers of any process pinning `slot`'s version (other processes' as of the last scan). */
+  private pinsOn(slot: number): number {
+    return this.locks.readers(slot) + (this.other?.pinsOn(slot) ?? 0);
+  }
 
   /**
    * The slot the next writer writes: with 'rotate' the one after the current version's, pinned or
@@ -76,7 +112,7 @@ export class WriterLock {
     for (let s = 0; s < n; s++) {
       if (s === cur) continue;
       const v = fullTxn(curTxn, locks.slotVersionLow(s));
-      if (locks.readers(s) === 0) {
+      if (this.pinsOn(s) === 0) {
         if (v < freeVersion) { free = s; freeVersion = v; }
       } else if (v < pinnedVersion) {
         pinned = s;
@@ -112,7 +148,7 @@ export class WriterLock {
       throw new WouldDeadlockError('this thread already has a write transaction open (or an asynchronous one in progress); rotadb allows one writer at a time');
     }
     // This thread's lingering short-read pin goes first: it must never wait for its own pin.
-    this.readers.dropLinger();
+    this.readers.beforeWait();
     const timeout = this.options.writeTimeoutMs;
     const start = Date.now();
     const deadline = start + timeout;
@@ -125,17 +161,27 @@ export class WriterLock {
       if (left <= 0) throw new WriteTimeoutError(`waited ${timeout} ms for the writer lock held by thread ${owner}`);
       if (owner >= 0) Atomics.wait(locks.i32, locks.writerIndex, owner + 1, left);
     }
+    const other = this.other;
+    if (other !== null && !other.lock(deadline)) {
+      locks.unlockWriter();
+      throw new WriteTimeoutError(`waited ${timeout} ms for the writer lock held by ${other.holder()}`);
+    }
     const wait = new SlotWait(locks);
     let held = -1;
     try {
+      other?.refresh();
       for (;;) {
+        if (other !== null && this.scansFirst()) other.scan();
         const slot = this.target();
         if (slot !== held) {
           if (held >= 0) locks.releaseSlot(held);
           locks.holdSlot(slot);
+          other?.target(slot);
           held = slot;
         }
-        const n = locks.readers(slot);
+        other?.scan();
+        const local = locks.readers(slot);
+        const n = local + (other?.pinsOn(slot) ?? 0);
         if (n === 0) break;
         const own = this.ownPinsBlocking(slot);
         if (own > 0) {
@@ -147,7 +193,9 @@ export class WriterLock {
         if (this.expireOld(wait, now)) continue;
         const left = deadline - now;
         if (left <= 0) throw this.slotTimeout(slot, n);
-        Atomics.wait(locks.i32, locks.readersIndex(slot), n, Math.min(left, this.nextLook(wait, now)));
+        // a reader of this process notifies when it leaves; one of another process cannot
+        const look = Math.min(this.nextLook(wait, now), n > local ? PROCESS_POLL_MS : Infinity);
+        Atomics.wait(locks.i32, locks.readersIndex(slot), local, Math.min(left, look));
       }
     } catch (e) {
       wait.end(Date.now());
@@ -176,6 +224,9 @@ export class WriterLock {
     const timeout = this.options.writeTimeoutMs;
     const deadline = start + timeout;
     const wait = new SlotWait(locks);
+    const other = this.other;
+    /** The last check under the lock found other processes' pins on the slot: look again without the lock until they go. */
+    let remote = false;
     let keepAlive: ReturnType<typeof setInterval> | undefined;
     /** Waits for word `index` to change from `value`, for at most `ms` and never past the deadline. */
     const sleep = async (index: number, value: number, ms: number): Promise<void> => {
@@ -186,16 +237,19 @@ export class WriterLock {
     try {
       for (;;) {
         // the thread's gets ran meanwhile: drop what they left, so it never waits for itself
-        this.readers.dropLinger();
+        this.readers.beforeWait();
+        if (remote) other!.scan(); // a hint only, taken without the lock: the check that counts comes after target()
         const slot = this.target();
-        const n = locks.readers(slot);
+        const local = locks.readers(slot);
+        const n: number = local + (remote ? other!.pinsOn(slot) : 0);
+        remote &&= n > local;
         if (n > 0) {
           locks.askToDrop(slot);
           const now = Date.now();
           wait.on(slot, now);
           if (this.expireOld(wait, now)) continue;
           if (now >= deadline) throw this.slotTimeout(slot, n);
-          await sleep(locks.readersIndex(slot), n, this.nextLook(wait, now));
+          await sleep(locks.readersIndex(slot), local, Math.min(this.nextLook(wait, now), n > local ? PROCESS_POLL_MS : Infinity));
           continue;
         }
         if (thread.busy() || !locks.tryLockWriter()) {
@@ -207,10 +261,27 @@ export class WriterLock {
           await sleep(locks.writerIndex, owner, Infinity);
           continue;
         }
+        if (other !== null && !other.tryLock()) {
+          locks.unlockWriter();
+          if (Date.now() >= deadline) throw new WriteTimeoutError(`waited ${timeout} ms for the writer lock held by ${other.holder()}`);
+          await sleep(locks.writerIndex, Atomics.load(locks.i32, locks.writerIndex), PROCESS_POLL_MS);
+          continue;
+        }
         locks.setAsyncWaiting(entry, false);
-        const s = this.target();
-        locks.holdSlot(s);
-        if (locks.readers(s) > 0) {
+        let s = -1;
+        try {
+          other?.refresh();
+          if (other !== null && this.scansFirst()) other.scan();
+          s = this.target();
+          locks.holdSlot(s);
+          other?.target(s);
+          other?.scan();
+        } catch (e) {
+          this.release(s);
+          throw e;
+        }
+        if (this.pinsOn(s) > 0) {
+          remote = (other?.pinsOn(s) ?? 0) > 0;
           this.release(s);
           continue;
         }
@@ -225,10 +296,19 @@ export class WriterLock {
     }
   }
 
-  /** Releases the slot and the mutex (commit, abort or failure). */
+  /** Releases the slot and the mutex (commit, abort or failure), and the lock across processes. */
   release(slot: number): void {
     if (slot >= 0) this.locks.releaseSlot(slot);
-    this.locks.unlockWriter();
+    try {
+      this.other?.unlock();
+    } finally {
+      this.locks.unlockWriter();
+    }
+  }
+
+  /** Whether target() depends on pins (so other processes' must be read before it). */
+  private scansFirst(): boolean {
+    return this.options.slotPolicy !== 'rotate' && this.locks.nRoots > 2;
   }
 
   /** The readers pinning `slot`, for error messages: thread, version, age. */
@@ -239,7 +319,9 @@ export class WriterLock {
       ? `thread ${r.threadId} on version ${r.txnId} for ${now - r.startedAt} ms`
       : `a short read in thread ${r.threadId}`).join('; ');
     const unnamed = this.locks.readers(slot) - rs.length;
-    return named + (unnamed > 0 ? `${named ? '; ' : ''}${unnamed} more` : '') || 'none';
+    const local = named + (unnamed > 0 ? `${named ? '; ' : ''}${unnamed} more` : '');
+    const remote = this.other?.describe(slot) ?? '';
+    return [local, remote].filter(Boolean).join('; ') || 'none';
   }
 
   private slotTimeout(slot: number, n: number): WriteTimeoutError {
@@ -262,8 +344,14 @@ export class WriterLock {
     const max = this.options.maxReaderAgeMs;
     if (max <= 0) return false;
     // Short reads are judged by having stayed the same pin for the whole wait.
-    const shortSeen = now - wait.start >= max ? wait.seen : new Map<number, number>();
-    return this.locks.expire(wait.slot, max, now, shortSeen).length > 0;
+    const waited = now - wait.start >= max;
+    const shortSeen = waited ? wait.seen : new Map<number, number>();
+    let n = this.locks.expire(wait.slot, max, now, shortSeen).length;
+    // Other processes' pins: after waiting that long for them (their readers' ages are their own
+    // clocks' business; the wait is ours). An expired reader of another process never reads a
+    // wrong page: every page read is checked to be born by its version (docs/design.md).
+    if (waited && this.other !== null) n += this.other.expire(wait.slot);
+    return n > 0;
   }
 }
 

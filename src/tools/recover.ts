@@ -32,7 +32,7 @@ import type { Storage } from '../storage/storage.js';
 import { FileStorage } from '../storage/file.js';
 import { scanSlots } from '../env/root-slots.js';
 import { readCommit } from '../env/verify-commit.js';
-import { lockFile } from '../env/lockfile.js';
+import { lockExclusive } from '../env/lockfile.js';
 import { assertBornBy, Pager } from '../pages/pager.js';
 import type { Meta } from '../pages/meta.js';
 import type { FreeSet } from '../pages/freeset.js';
@@ -138,7 +138,7 @@ export function recover(target: string | Storage, options: RecoverOptions = {}):
     throw new FileNotFoundError(path);
   }
   if (st.isDirectory()) throw new NotADatabaseError(`${path} is a directory, not a rotadb database file`);
-  const release = lockFile(path);
+  const release = lockExclusive(path);
   let storage: Storage | undefined;
   try {
     storage = FileStorage.open(path, { create: false });

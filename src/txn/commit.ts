@@ -193,6 +193,7 @@ function sizeFile(txn: WriteTxn): void {
 
 function failCommit(c: PreparedCommit, e: unknown): DatabaseFailedError {
   c.state = 'failed';
+  c.txn.unhold();
   c.txn.host.fail(c.txn, e);
   return new DatabaseFailedError(`commit of transaction ${c.txn.txnId} failed; the database keeps version ${c.txn.base.txnId} and refuses writes until reopened`, e);
 }
@@ -202,8 +203,11 @@ function publishCommit(c: PreparedCommit): void {
   const { txn, meta } = c;
   const host = txn.host;
   c.state = 'published';
+  // The buffers these displace (reused page numbers' old contents) are recycled: at once those
+  // only the tree code saw (unless this transaction handed its own pages out: `exposed`), the
+  // others once settled below (pages/pager.ts, "Recycling").
   for (const [pgno, page] of txn.dirty) {
-    if (page.length === txn.pageSize) host.pager.publish(pgno, page, txn.exposed);
+    if (page.length === txn.pageSize) host.pager.cachePut(pgno, page, txn.exposed);
   }
   // Trimmed pages leave the file; when it grows back over them they get new contents, and this
   // thread (which skips its own entries in the reuse log) must not still hold the old ones.
@@ -214,9 +218,11 @@ function publishCommit(c: PreparedCommit): void {
   const births = txn.freedBirth.concat(c.oldBirths);
   if (pending.length > 0) fs.pending.push({ txn: txn.txnId, pages: pending, births });
   txn.state = 'committed';
+  txn.unhold();
   // Page numbers this commit took from the free set now hold new contents, and trimmed ones may
   // come back with new contents later; other threads may have cached the old ones.
   host.publish(txn, meta, txn.reusedPages());
+  host.pager.settle();
 }
 
 /**
@@ -296,9 +302,12 @@ function chainPages(txn: WriteTxn): { pages: number[]; births: number[] } {
 }
 
 function deltaRecords(txn: WriteTxn): SpaceRecord[] {
-  const fromFree = new Set(txn.fromFree);
   const allocs = txn.reusedPages();
-  const freeNow = txn.localFree.filter((p) => !fromFree.has(p));
+  let freeNow = txn.localFree;
+  if (freeNow.length > 0) {
+    const fromFree = new Set(txn.fromFree);
+    freeNow = freeNow.filter((p) => !fromFree.has(p));
+  }
   const out: SpaceRecord[] = [];
   if (allocs.length) out.push({ kind: SM_ALLOC, txn: 0, runs: runsOf(allocs) });
   if (freeNow.length) out.push({ kind: SM_FREE, txn: 0, runs: runsOf(freeNow) });

@@ -40,6 +40,16 @@ export class FreeState {
     return new FreeState(new FreeSpace(new FreeSet()), -1, pager);
   }
 
+  /**
+   * Makes the next prepare() load the state again, under the writer lock, whatever version it is
+   * for (what it holds now stays readable for stats). For the first thread of a process on a
+   * shared file: the state replayed at open treats pages older versions reach as reusable, but
+   * other processes may have such versions pinned.
+   */
+  forget(): void {
+    this.txnId = -1;
+  }
+
   /** Whether the state describes version `txnId` (this thread committed or loaded it). */
   isFor(txnId: number): boolean {
     return this.txnId === txnId;

@@ -17,6 +17,12 @@ export interface ReadHost {
   readerExpired(entry: number): boolean;
   /** Drops the pin of `txn`: false when a writer had expired it (what it read cannot be trusted). */
   releaseRead(txn: ReadTxn, pin: Pin): boolean;
+  /**
+   * Whether root slot `meta.slot` no longer holds version `meta`: a writer of another process
+   * expired this reader's pin and wrote the slot (it cannot flag the reader's entry, so a page
+   * of a reused number is how the reader finds out).
+   */
+  outlived(meta: Meta): boolean;
 }
 
 export class ReadTxn implements PageReader {
@@ -32,6 +38,8 @@ export class ReadTxn implements PageReader {
     this.pageSize = meta.pageSize;
     this.registered = pin.registered;
     this.entry = pin.entry;
+    // a registered reader's cursors hold cached buffers across calls (pages/pager.ts, "Recycling")
+    if (this.registered) host.pager.holders++;
   }
 
   get slot(): number {
@@ -58,25 +66,39 @@ export class ReadTxn implements PageReader {
       this.throwIfExpired();
       throw new CorruptionError(`page number out of range [${this.meta.nRoots}, ${this.meta.highWater})`, pgno);
     }
-    if (!this.registered) {
-      const p = this.host.pager.read(pgno);
-      assertBornBy(p, pgno, this.meta.txnId);
-      return p;
+    try {
+      if (!this.registered) {
+        const p = this.host.pager.read(pgno);
+        assertBornBy(p, pgno, this.meta.txnId);
+        return p;
+      }
+      this.throwIfExpired();
+      const page = this.host.pager.read(pgno);
+      this.throwIfExpired();
+      assertBornBy(page, pgno, this.meta.txnId);
+      return page;
+    } catch (e) {
+      throw this.explain(e);
     }
-    this.throwIfExpired();
-    const page = this.host.pager.read(pgno);
-    this.throwIfExpired();
-    assertBornBy(page, pgno, this.meta.txnId);
-    return page;
+  }
+
+  /** A damaged or too young page read by a reader whose version was overwritten means expiry, not damage. */
+  private explain(e: unknown): unknown {
+    if (e instanceof CorruptionError && this.host.outlived(this.meta)) return new ReaderExpiredError(this.meta.txnId);
+    return e;
   }
 
   readOverflow(pgno: number, length: number): Uint8Array {
     if (!this.active) throw new TransactionEndedError('read');
-    if (!this.registered) return this.host.pager.readRun(pgno, length, this.meta.txnId);
-    this.throwIfExpired();
-    const run = this.host.pager.readRun(pgno, length, this.meta.txnId);
-    this.throwIfExpired();
-    return run;
+    try {
+      if (!this.registered) return this.host.pager.readRun(pgno, length, this.meta.txnId);
+      this.throwIfExpired();
+      const run = this.host.pager.readRun(pgno, length, this.meta.txnId);
+      this.throwIfExpired();
+      return run;
+    } catch (e) {
+      throw this.explain(e);
+    }
   }
 
   /**
@@ -126,7 +148,10 @@ export class ReadTxn implements PageReader {
   end(validate = !this.registered): void {
     if (!this.active) return;
     this.active = false;
+    const pager = this.host.pager;
+    if (this.registered) pager.holders--;
     const ok = this.host.releaseRead(this, this.pin);
+    pager.settle(); // nothing of this read is used any more (a getBinaryFast view: until the next call)
     if (!ok && validate) throw new ReaderExpiredError(this.meta.txnId);
   }
 }

@@ -98,8 +98,12 @@ export class WriteTxn implements PageWriter {
   /** 'committing': prepared, being made durable (txn/commit.ts); no longer readable or writable through. */
   state: 'active' | 'committing' | 'committed' | 'aborted' = 'active';
 
+  /** Counted in `pager.holders` until it ends: its descents hold cached buffers (pages/pager.ts, "Recycling"). */
+  private holding = true;
+
   /** `slot`: the root slot the writer lock chose and holds (sync/writer.ts). */
   constructor(readonly host: WriteHost, readonly base: Meta, slot: number) {
+    host.pager.holders++;
     this.pageSize = base.pageSize;
     this.txnId = base.txnId + 1;
     this.slot = slot;
@@ -195,6 +199,7 @@ export class WriteTxn implements PageWriter {
     // Once: a page taken from the free set, freed again and trimmed off the top, can be taken
     // again when the high-water mark grows back over it (a space-map page, say): it is then both
     // trimmed and own, and a second ALLOC of it would make the space map unreadable.
+    if (this.trimmed.length === 0) return this.fromFree.filter((p) => this.own.has(p)); // fromFree never repeats a page
     const out = new Set(this.trimmed);
     for (const p of this.fromFree) if (this.own.has(p)) out.add(p);
     return [...out];
@@ -282,6 +287,14 @@ export class WriteTxn implements PageWriter {
     this.state = 'aborted';
     this.host.free.restore(this.fromFree, this.trimmed);
     this.dirty.clear();
+    this.unhold();
     this.host.endWrite(this);
+  }
+
+  /** The transaction reads no more pages (it committed, aborted or failed): no longer a holder. */
+  unhold(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    this.host.pager.holders--;
   }
 }

@@ -311,13 +311,14 @@ describe('SIGKILL during commits', () => {
         if (log.txns.length > 0) next = log.txns.at(-1)!.n + 1;
         if (plan.kind === 'after-ack' && acked.length === 0) throw new Error(`kill ${k}: planned after an ack, but none was seen`);
 
-        // The dead writer's lock, if it got that far, names it; opening must take it over.
+        // The dead writer's record in the lock directory, if it got that far, names it; it must not
+        // keep anybody out.
         if (fs.existsSync(lockPath)) {
           stats.staleLocks++;
-          const owner = fs.readFileSync(lockPath, 'utf8');
-          if (owner !== '' && owner !== `${log.pid}\n`) throw new Error(`kill ${k}: the lock file names ${JSON.stringify(owner)}, the writer was ${log.pid}`);
+          const records = fs.readdirSync(lockPath).filter((n) => n.startsWith('p-'));
+          for (const r of records) if (!r.includes(`-${log.pid}-`)) throw new Error(`kill ${k}: the lock directory holds ${r}, the writer was ${log.pid}`);
         } else if (log.ready) {
-          throw new Error(`kill ${k}: the writer opened the database, yet there is no lock file`);
+          throw new Error(`kill ${k}: the writer opened the database, yet there is no lock directory`);
         }
 
         const db = rota.open(file, OPEN_OPTIONS);
@@ -333,7 +334,7 @@ describe('SIGKILL during commits', () => {
         } finally {
           await db.close();
         }
-        expect(fs.existsSync(lockPath), 'close() left the lock file').toBe(false);
+        expect(fs.existsSync(lockPath), 'close() left the lock directory').toBe(false);
       }
       passed = true;
     } catch (e) {

@@ -248,3 +248,25 @@ describe('model', () => {
     expect(c.size).toBe(0);
   });
 });
+
+describe('displaced buffers', () => {
+  it('put returns the buffer it replaced or evicted, and nothing when it displaced none', () => {
+    const c = new PageCache(16 * PS, PS);
+    const first = page();
+    expect(c.put(5, first)).toBeUndefined();
+    expect(c.put(5, first)).toBeUndefined(); // the same buffer again displaces nothing
+    const second = page();
+    expect(c.put(5, second)).toBe(first);
+    for (let p = 100; p < 115; p++) expect(c.put(p, page())).toBeUndefined(); // 16 pages fit
+    const evicting = c.put(200, page());
+    expect(evicting).toBeDefined();
+    // the displaced buffer is no longer reachable through the cache
+    const held = new Set<Uint8Array>();
+    for (const p of [5, ...Array.from({ length: 15 }, (_, i) => 100 + i), 200]) {
+      const b = c.get(p);
+      if (b !== undefined) held.add(b);
+    }
+    expect(held.has(evicting!)).toBe(false);
+    expect(c.size).toBe(16);
+  });
+});

@@ -1,7 +1,8 @@
 /**
- * Recycling of page buffers (pages/cache.ts "Exposure", Pager.publish): a committed page buffer
- * that only the writer's tree code ever read is reused for a new dirty page once a commit
- * replaces it; a buffer handed out by get() (to a lookup, a cursor, a view) never is.
+ * Recycling of page buffers that were never exposed (pages/cache.ts "Exposure", pages/pager.ts
+ * "Recycling"): a committed page buffer that only the writer's tree code ever read is reusable as
+ * soon as a commit replaces it, even while readers of the thread are open; a buffer handed out by
+ * get() (to a lookup, a cursor, a view) waits in quarantine like any other (test/txn/recycle.test.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { PageCache } from '../../src/pages/cache.js';
@@ -11,29 +12,43 @@ const PS = 4096;
 const page = (fill: number) => Buffer.alloc(PS, fill);
 
 describe('PageCache exposure', () => {
-  it('publish returns the replaced buffer only when nothing was handed it', () => {
+  it('put says whether the buffer it replaced was ever handed out', () => {
     const c = new PageCache(64 * PS, PS);
     const a = page(1);
-    c.publish(7, a, false);
+    expect(c.put(7, a, false)).toBeUndefined();
     expect(c.get(7, false)).toBe(a); // a peek does not expose it
     const b = page(2);
-    expect(c.publish(7, b, false)).toBe(a);
+    expect(c.put(7, b, false)).toBe(a);
+    expect(c.displacedUnexposed).toBe(true);
     expect(c.get(7)).toBe(b); // a get does
-    expect(c.publish(7, page(3), false)).toBeUndefined();
-    c.put(8, page(4)); // put() means exposed
-    expect(c.publish(8, page(5), false)).toBeUndefined();
-    const d = page(6);
-    c.publish(9, d, true);
-    expect(c.publish(9, page(7), false)).toBeUndefined();
-    // the same buffer published again under its own number is not handed back
+    expect(c.put(7, page(3), false)).toBe(b);
+    expect(c.displacedUnexposed).toBe(false);
+    c.put(8, page(4)); // put() without the flag means exposed
+    expect(c.put(8, page(5), false)).toBeDefined();
+    expect(c.displacedUnexposed).toBe(false);
+    c.put(9, page(6), true);
+    expect(c.put(9, page(7), false)).toBeDefined();
+    expect(c.displacedUnexposed).toBe(false);
+    // the same buffer put again under its own number displaces nothing, and stays exposed once it was
     const e = page(8);
-    c.publish(10, e, false);
-    expect(c.publish(10, e, false)).toBeUndefined();
+    c.put(10, e, false);
+    expect(c.put(10, e, false)).toBeUndefined();
+    c.get(10);
+    expect(c.put(10, e, false)).toBeUndefined();
+    expect(c.put(10, page(9), false)).toBe(e);
+    expect(c.displacedUnexposed).toBe(false);
   });
 
-  it('eviction never hands a buffer back', () => {
+  it('an evicted buffer never counts as unexposed', () => {
     const c = new PageCache(16 * PS, PS);
-    for (let i = 0; i < 200; i++) expect(c.publish(i, page(i & 255), false)).toBeUndefined();
+    let evicted = 0;
+    for (let i = 0; i < 200; i++) {
+      if (c.put(i, page(i & 255), false) !== undefined) {
+        evicted++;
+        expect(c.displacedUnexposed).toBe(false);
+      }
+    }
+    expect(evicted).toBe(200 - 16);
     expect(c.size).toBe(16);
   });
 });
@@ -73,7 +88,7 @@ describe('recycling in a database', () => {
         }
         expect(n).toBe(100);
       }
-      expect(db.env.pager.pagesRecycled).toBeGreaterThan(N / 30);
+      expect(db.env.pager.recycled).toBeGreaterThan(N / 30);
       expectClean(db);
     } finally {
       if (prev === undefined) delete process.env.ROTADB_VERIFY_CACHE;
@@ -81,26 +96,44 @@ describe('recycling in a database', () => {
     }
   });
 
-  it('the page under a getBinaryFast view is never recycled, in or out of a write transaction', () => {
-    const db = openMem({ encoding: 'binary', nRoots: 2 });
+  it('while a reader of the thread is open, only buffers nobody was handed are recycled', () => {
+    // oldest-unpinned with 3 slots: the writer never waits for the long reader below
+    const db = openMem({ encoding: 'binary', nRoots: 3, slotPolicy: 'oldest-unpinned' });
     rewrite(db, 0);
-    // Committed page, read outside a transaction. (Only valid until the next call, as promised;
-    // the bytes staying intact after that is what shows that the buffer was not reused.)
-    const outside = db.getBinaryFast(key(10))!;
-    const outsideCopy = Buffer.from(outside);
-    // A dirty page, read inside the write transaction that wrote it.
+    const snap = db.beginRead(); // registered: the quarantine cannot drain while it lives
+    const it = db.getRange({ transaction: snap })[Symbol.iterator]();
+    // A dirty page handed out by the write transaction's get: published as exposed, so once a
+    // later commit replaces it, it waits in quarantine. (A view is promised only until the next
+    // call; its bytes staying intact after that shows here that the buffer was not reused.)
     let inside: Buffer | undefined;
     db.transactionSync(() => {
       db.putSync(key(2000), valueOf(2000, 99));
       inside = db.getBinaryFast(key(2000));
     });
     const insideCopy = Buffer.from(inside!);
-    const before = db.env.pager.pagesRecycled;
-    for (let round = 1; round < 6; round++) rewrite(db, round);
-    expect(db.env.pager.pagesRecycled).toBeGreaterThan(before); // the rewrites did recycle
-    expect(outside).toEqual(outsideCopy);
+    const before = db.env.pager.recycled;
+    let i = 0;
+    const step = () => {
+      const r = it.next();
+      expect(r.done).toBe(false);
+      expect(r.value.key).toBe(key(i));
+      expect(r.value.value).toEqual(valueOf(i, 0)); // the reader's snapshot, whatever commits did
+      i++;
+    };
+    for (let round = 1; round < 6; round++) {
+      rewrite(db, round);
+      for (let j = 0; j < 300; j++) step();
+    }
+    // the unexposed buffers the rewrites replaced were reused under the open reader
+    expect(db.env.pager.recycled).toBeGreaterThan(before + N / 30);
     expect(inside).toEqual(insideCopy);
-    expect(db.get(key(10))).toEqual(valueOf(10, 5));
+    while (i < N) step();
+    expect(it.next().done).toBe(true);
+    snap.end();
+    const held = db.env.pager.recycled;
+    rewrite(db, 6); // once the reader ended, the quarantine drains at a commit
+    expect(db.env.pager.recycled).toBeGreaterThan(held);
+    expect(db.get(key(2000))).toEqual(valueOf(2000, 6));
     expectClean(db);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * A space-map chain with a page more than its records need (commit allocates chain pages before
  * the records are final, and allocating can shorten a snapshot's free runs): the spare page must
- * be a valid, empty chain page, so the chain validates and replays to the same state.
+ * be a valid, empty chain page, so the chain validates and replays to the same state (the fix is
+ * main's packInto; test/pages/spacemap-surplus.test.ts covers it with pending records and commits).
  */
 import { describe, expect, it } from 'vitest';
 import { linkChain, packInto, pagesNeeded, replaySpaceMap, runsOf, type SpaceRecord } from '../../src/pages/spacemap.js';

@@ -103,7 +103,7 @@ describe('pins', () => {
     expect(t.expire(2, 100, 5000, new Map())).toEqual([]); // another slot
     expect(t.isExpired(r)).toBe(false);
     const gone = t.expire(3, 100, 1100, new Map());
-    expect(gone).toEqual([{ threadId, slot: 3, txnId: 2 ** 40 + 3, startedAt: 1000, kind: 'transaction', state: 'active' }]);
+    expect(gone).toEqual([{ threadId, processId: process.pid, slot: 3, txnId: 2 ** 40 + 3, startedAt: 1000, kind: 'transaction', state: 'active' }]);
     expect(t.readers(3)).toBe(0);
     expect(t.isExpired(r)).toBe(true);
     expect(t.list()).toMatchObject([{ state: 'expired' }]); // still listed until the reader ends

@@ -1,0 +1,186 @@
+/**
+ * Writers across processes (docs/design.md, "Several processes: the writer protocol"): what a
+ * writer does beyond the lock table so that it honours every process's pins and tells every
+ * process what it published.
+ *
+ * Holding the writer lock (procs/bakery.ts), a writer
+ *   1. reads the commit record, and when another process committed since, takes that version as
+ *      this process's and re-reads every root slot's version (refresh);
+ *   2. writes its target slot into the commit record, then reads every process record (target,
+ *      scan): a pin it misses is one whose reader will see the target or a newer version and pin
+ *      again (procs/process-pins.ts); it waits while a live process pins the version its slot
+ *      holds;
+ *   3. at publish, announces the reuse-ring entries it will overwrite, writes the pages it reused
+ *      into the ring, then writes the commit record with the new version (publish);
+ *   4. releases the lock, clearing its target if it published nothing (unlock).
+ */
+import type { LockTable } from '../sync/locks.js';
+import type { ProcessWriters } from '../sync/writer.js';
+import type { ProcPin, CommitRecord } from './records.js';
+import type { LockDir, OtherProcess } from './lock-dir.js';
+import type { ProcessPins } from './process-pins.js';
+import { Bakery } from './bakery.js';
+import { liveness } from './identity.js';
+import { ignorePins } from './test-hooks.js';
+import { InternalError, StorageError } from '../errors.js';
+
+/** How long a process found alive is trusted to be (it can only err towards waiting longer). */
+const ALIVE_TRUST_MS = 100;
+
+export class ProcessWriter implements ProcessWriters {
+  private readonly bakery: Bakery;
+  /** The commit record as read under the lock, then as this writer wrote it. */
+  private commit: CommitRecord | null = null;
+  private targetSlot = -1;
+  /** The version this writer last found in the commit record: another one means another process committed. */
+  private lastTxn = -1;
+  /** Per slot: live other processes pinning the version the slot holds (as of the last scan). */
+  private readonly counts: Int32Array;
+  private seen: { o: OtherProcess; p: ProcPin }[] = [];
+  /** Pins expired by maxReaderAgeMs: `${record}:${slot}` -> the slot and the version no longer waited for. */
+  private readonly expired = new Map<string, { slot: number; version: number }>();
+  private readonly aliveUntil = new Map<string, number>();
+  private readonly sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+  constructor(
+    private readonly locks: LockTable,
+    private readonly dir: LockDir,
+    private readonly pins: ProcessPins,
+    /** Reads every root slot's version into the lock table (another process wrote some), erasing any newer than `published` (a dead writer's). */
+    private readonly reloadSlots: (published: number) => void,
+  ) {
+    this.bakery = new Bakery(dir);
+    this.counts = new Int32Array(locks.nRoots);
+  }
+
+  lock(deadline: number): boolean {
+    return this.bakery.lock(deadline, (ms) => Atomics.wait(this.sleeper, 0, 0, ms));
+  }
+
+  tryLock(): boolean {
+    return this.bakery.tryLock();
+  }
+
+  unlock(): void {
+    const c = this.commit;
+    try {
+      if (this.targetSlot >= 0 && c !== null) this.dir.commit.write({ ...c, target: -1, ringReserved: c.ringHead });
+    } finally {
+      this.targetSlot = -1;
+      this.commit = null;
+      // what the scan saw holds while the lock does; a later look without it must scan again
+      this.counts.fill(0);
+      this.seen = [];
+      this.bakery.unlock();
+    }
+  }
+
+  refresh(): void {
+    const c = this.dir.commit.read();
+    if (c === null) throw new StorageError(`${this.dir.dir}/state holds no commit record although the file is open (was the lock directory deleted while in use?)`);
+    this.commit = c;
+    if (c.txnId !== this.lastTxn || c.target >= 0) {
+      // another process committed since, or a writer died holding the lock (its target is still
+      // set): the slots may hold versions this process has not seen, or a dead writer's
+      this.pins.adopt(c.txnId, c.slot);
+      this.reloadSlots(c.txnId);
+      this.lastTxn = c.txnId;
+    }
+  }
+
+  target(slot: number): void {
+    const c = this.current();
+    this.targetSlot = slot;
+    this.dir.commit.write({ ...c, target: slot, ringReserved: c.ringHead });
+  }
+
+  /**
+   * Reads the records the writer lock's last look at `members` named (held: a process that
+   * opened the file since would have needed the lock, so no other record can hold a pin); without
+   * the lock (the async path's hint), reads `members` again.
+   */
+  scan(): void {
+    this.counts.fill(0);
+    this.seen = [];
+    const now = Date.now();
+    const holds = (slot: number, version: number) => version === (this.locks.slotVersionLow(slot) >>> 0);
+    // an expiry ends when the slot is written again: the next version there is a new pin's
+    for (const [k, e] of this.expired) if (!holds(e.slot, e.version)) this.expired.delete(k);
+    if (this.aliveUntil.size > 1024) this.aliveUntil.clear();
+    if (ignorePins) return;
+    for (const o of this.commit !== null ? this.dir.reread() : this.dir.others()) {
+      const live = o.record.pins.filter((p) => p.slot < this.locks.nRoots && holds(p.slot, p.version)
+        && this.expired.get(`${o.name}:${p.slot}`)?.version !== p.version);
+      if (live.length === 0) continue;
+      if (!this.alive(o, now)) {
+        this.dir.removeDead(o.name);
+        continue;
+      }
+      for (const p of live) {
+        this.counts[p.slot]!++;
+        this.seen.push({ o, p });
+      }
+    }
+  }
+
+  pinsOn(slot: number): number {
+    return this.counts[slot]!;
+  }
+
+  expire(slot: number): number {
+    let n = 0;
+    for (const { o, p } of this.seen) {
+      if (p.slot !== slot) continue;
+      this.expired.set(`${o.name}:${slot}`, { slot, version: p.version });
+      n++;
+    }
+    this.counts[slot] = 0;
+    return n;
+  }
+
+  describe(slot: number): string {
+    const now = Date.now();
+    return this.seen.filter((x) => x.p.slot === slot).map((x) => `process ${x.o.record.id.pid} for ${now - x.p.since} ms`).join('; ');
+  }
+
+  holder(): string {
+    const b = this.bakery.blocker;
+    return b === null ? 'another process' : `process ${b.record.id.pid}`;
+  }
+
+  /**
+   * Publishes (txnId, slot) to every process: the ring entries it will overwrite first, then the
+   * pages this commit reused, then the commit record. Returns the ring's new head.
+   */
+  publish(txnId: number, slot: number, reused: readonly number[]): number {
+    const c = this.current();
+    let head = c.ringHead;
+    if (reused.length > 0) {
+      this.dir.commit.write({ ...c, target: this.targetSlot, ringReserved: (head + reused.length) >>> 0 });
+      head = this.dir.commit.appendRing(head, reused);
+    }
+    const next = { txnId, slot, target: -1, ringHead: head, ringReserved: head };
+    this.dir.commit.write(next);
+    this.commit = { ...c, ...next };
+    this.targetSlot = -1;
+    this.lastTxn = txnId;
+    this.pins.adopt(txnId, slot);
+    return head;
+  }
+
+  private current(): CommitRecord {
+    if (this.commit === null) throw new InternalError('the writer holds no commit record (refresh() first)');
+    return this.commit;
+  }
+
+  private alive(o: OtherProcess, now: number): boolean {
+    if ((this.aliveUntil.get(o.name) ?? 0) > now) return true;
+    const l = liveness(o.record.id);
+    if (l === 'dead') {
+      this.aliveUntil.delete(o.name);
+      return false;
+    }
+    this.aliveUntil.set(o.name, now + ALIVE_TRUST_MS);
+    return true;
+  }
+}
