@@ -17,7 +17,7 @@ import { assertNodeType } from '../pages/validate.js';
 export function freeTree(w: PageWriter, tree: TreeInfo): number {
   let freed = 0;
   const walk = (pgno: number, level: number): void => {
-    const p = w.get(pgno);
+    const p = w.peek(pgno); // read here and not kept
     assertNodeType(p, pgno, level);
     const n = cellCount(p);
     if (level > 1) {

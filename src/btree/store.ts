@@ -17,6 +17,13 @@ export interface PageReader {
 /** Copy-on-write access for the one write transaction. */
 export interface PageWriter extends PageReader {
   /**
+   * get() for the tree's own modifications: the caller keeps no reference to the buffer once the
+   * operation (one put or delete) is over, so once a commit has replaced a committed page buffer
+   * that only peek() ever returned, the writer may reuse it (pages/cache.ts, "Exposure").
+   * Cursors, lookups and everything else that may hand bytes out or keep them use get().
+   */
+  peek(pgno: number): Uint8Array;
+  /**
    * Returns the number of a page with the same contents that this transaction may modify in place:
    * `pgno` itself if this transaction allocated it, else a fresh copy (and `pgno` is freed).
    */

@@ -14,7 +14,7 @@ import { branchIndex, branchLcp, branchSearch, leafSearch } from './search.js';
 import { overflowPageCount, type PageReader, type PageWriter, type TreeInfo } from './store.js';
 import type { LeafCell } from './leaf-cell.js';
 import {
-  BRANCH_CELL_OVERHEAD, BRANCH_KEY, BRANCH_KEYLEN, LEAF_CELL_OVERHEAD, LEAF_KEY, LEAF_KEYLEN, PAGE_HEADER, PageType,
+  BRANCH_CELL_OVERHEAD, BRANCH_CHILD, BRANCH_KEY, BRANCH_KEYLEN, LEAF_CELL_OVERHEAD, LEAF_KEY, LEAF_KEYLEN, PAGE_HEADER, PageType,
   SLOT_WIDTH, maxCellSize, minFill,
 } from '../pages/layout.js';
 import { compareBytes, copyOf, u16, u32 } from '../pages/bytes.js';
@@ -62,6 +62,31 @@ interface Split { sep: Uint8Array; right: number }
 interface Op { split: Split | null }
 
 /**
+ * The Op of put(), reused: a put runs to completion before the next one starts (nothing it calls
+ * calls back into the tree), and every split it leaves is taken by the parent level at once.
+ */
+const putOp: Op = { split: null };
+
+/**
+ * Scratch buffers of splitNode: the new cell, and the copy of the page being split (its cells are
+ * laid out again into that same page). A split uses them only until it returns, and no split is
+ * nested in another (a parent splits after its child's split has returned), so one of each per
+ * module (per thread) is enough. Sized for the largest page; a smaller page uses a prefix.
+ */
+let scratchPage = Buffer.alloc(0);
+let scratchCell = Buffer.alloc(0);
+
+function pageScratch(pageSize: number): Buffer {
+  if (scratchPage.length < pageSize) scratchPage = Buffer.alloc(pageSize);
+  return scratchPage;
+}
+
+function cellScratch(size: number): Buffer {
+  if (scratchCell.length < size) scratchCell = Buffer.alloc(Math.max(size, 2048));
+  return scratchCell;
+}
+
+/**
  * Append fast path: the rightmost leaf of the tree (`tree.appendLeaf`, set by inserts along the
  * rightmost path, cleared by any delete since a merge could free that leaf), when this transaction
  * owns it so it may be changed in place. A key above that leaf's last key goes straight into it
@@ -72,7 +97,7 @@ interface Op { split: Split | null }
 function tryAppend(w: PageWriter, tree: TreeInfo, key: Uint8Array, klen: number, value: Uint8Array, vlen: number): boolean {
   const pgno = tree.appendLeaf;
   if (pgno === undefined || !w.owns(pgno)) return false;
-  const p = w.get(pgno);
+  const p = w.peek(pgno);
   const n = cellCount(p);
   if (n === 0) return false;
   const size = LEAF_CELL_OVERHEAD + klen + vlen;
@@ -91,13 +116,14 @@ export function put(
   if (tryAppend(w, tree, key, klen, value, vlen)) return true;
   if (tree.root === 0) {
     const pgno = w.allocPage();
-    initNode(w.get(pgno), PageType.Leaf);
+    initNode(w.peek(pgno), PageType.Leaf);
     tree.root = pgno;
     tree.depth = 1;
     tree.leafPages++;
   }
   const before = tree.entries;
-  const op: Op = { split: null };
+  const op = putOp;
+  op.split = null; // a put that threw half-way may have left one behind
   const root = insertAt(w, tree, op, tree.root, tree.depth, key, klen, value, vlen, true);
   growRoot(w, tree, op, root);
   return tree.entries !== before;
@@ -108,7 +134,7 @@ function insertAt(
   key: Uint8Array, klen: number, value: Uint8Array, vlen: number, rightmost: boolean,
 ): number {
   if (level === 1) return insertLeaf(w, tree, op, pgno, key, klen, value, vlen, rightmost);
-  const page = w.get(pgno);
+  const page = w.peek(pgno);
   const ci = branchIndex(branchSearch(page, key, klen));
   const child = branchChild(page, ci);
   const last = ci === cellCount(page) - 1;
@@ -117,7 +143,7 @@ function insertAt(
   op.split = null;
   if (newChild === child && split === null) return pgno;
   const np = w.touch(pgno);
-  const p = w.get(np);
+  const p = w.peek(np);
   setBranchChild(p, ci, newChild);
   if (split !== null) insertBranchCell(w, tree, op, p, ci + 1, split, rightmost && last);
   return np;
@@ -128,10 +154,10 @@ function insertLeaf(
   key: Uint8Array, klen: number, value: Uint8Array, vlen: number, rightmost: boolean,
 ): number {
   const maxCell = maxCellSize(w.pageSize);
-  const s = leafSearch(w.get(pgno), key, klen);
+  const s = leafSearch(w.peek(pgno), key, klen);
   const i = s >>> 1;
   const np = w.touch(pgno);
-  const p = w.get(np);
+  const p = w.peek(np);
   const size = leafCellSizeFor(klen, vlen, maxCell);
   const inline = size === 7 + klen + vlen;
   if (s & 1) {
@@ -156,9 +182,14 @@ function insertLeaf(
     if (rightmost) tree.appendLeaf = np;
     return np;
   }
-  const cell = new Uint8Array(size);
-  writeLeafCell(cell, 0, key, klen, value, vlen, ovf);
-  const split = splitNode(w, tree, p, i, cell, rightmost && i === cellCount(p));
+  let split: Split;
+  if (rightmost && i === cellCount(p)) {
+    split = appendLeafSplit(w, tree, p, key, klen, value, vlen, ovf, size);
+  } else {
+    const cell = cellScratch(size);
+    writeLeafCell(cell, 0, key, klen, value, vlen, ovf);
+    split = splitNode(w, tree, p, i, cell, size, false);
+  }
   op.split = split;
   if (rightmost) tree.appendLeaf = split.right;
   return np;
@@ -177,9 +208,13 @@ function insertBranchCell(w: PageWriter, tree: TreeInfo, op: Op, p: Uint8Array, 
     writeBranchCell(p, reserveCell(p, i, size), split.right, split.sep, 0, split.sep.length);
     return;
   }
-  const cell = new Uint8Array(size);
+  if (append && i === cellCount(p) && i >= 2) {
+    op.split = appendBranchSplit(w, tree, p, split);
+    return;
+  }
+  const cell = cellScratch(size);
   writeBranchCell(cell, 0, split.right, split.sep, 0, split.sep.length);
-  op.split = splitNode(w, tree, p, i, cell, append && i === cellCount(p));
+  op.split = splitNode(w, tree, p, i, cell, size, false);
 }
 
 /** After an operation on the root: a split root gets a new parent. */
@@ -189,7 +224,7 @@ function growRoot(w: PageWriter, tree: TreeInfo, op: Op, root: number): void {
   if (split === null) return;
   op.split = null;
   const np = w.allocPage();
-  const p = w.get(np);
+  const p = w.peek(np);
   initNode(p, PageType.Branch);
   writeBranchCell(p, reserveCell(p, 0, BRANCH_CELL_OVERHEAD), root, split.sep, 0, 0);
   writeBranchCell(p, reserveCell(p, 1, BRANCH_CELL_OVERHEAD + split.sep.length), split.right, split.sep, 0, split.sep.length);
@@ -205,6 +240,11 @@ class CellList {
   bufs: Uint8Array[] = [];
   offs: number[] = [];
   sizes: number[] = [];
+  clear(): void {
+    this.bufs.length = 0;
+    this.offs.length = 0;
+    this.sizes.length = 0;
+  }
   push(buf: Uint8Array, off: number, size: number): void {
     this.bufs.push(buf);
     this.offs.push(off);
@@ -219,21 +259,26 @@ class CellList {
   get length(): number { return this.sizes.length; }
 }
 
+/** splitNode's list, reused (see the scratch buffers above). */
+const splitList = new CellList();
+
 /**
- * `p` (dirty) cannot take `cell` at index `i`: split its cells and the new one into `p` and a new
- * right sibling, and return the separator and the sibling for the parent. With `append` (the
- * insert is past the last key of the whole tree) the left page stays full, so ascending loads
- * leave full pages.
+ * `p` (dirty) cannot take `cell[0, size)` at index `i`: split its cells and the new one into `p`
+ * and a new right sibling, and return the separator and the sibling for the parent. With `append`
+ * (the insert is past the last key of the whole tree) the left page stays full, so ascending
+ * loads leave full pages (insertLeaf and insertBranchCell take the common append cases before
+ * they get here: appendLeafSplit, appendBranchSplit).
  */
-function splitNode(w: PageWriter, tree: TreeInfo, p: Uint8Array, i: number, cell: Uint8Array, append: boolean): Split {
+function splitNode(w: PageWriter, tree: TreeInfo, p: Uint8Array, i: number, cell: Uint8Array, size: number, append: boolean): Split {
   const type = pageType(p);
-  const list = new CellList();
-  const n = cellCount(p);
-  list.pushPage(p, 0, i);
-  list.push(cell, 0, cell.length);
-  list.pushPage(p, i, n);
-  const copy = copyOf(p);
-  rebindList(list, p, copy);
+  const copy = pageScratch(p.length);
+  copy.set(p);
+  const list = splitList;
+  list.clear();
+  const n = cellCount(copy);
+  list.pushPage(copy, 0, i);
+  list.push(cell, 0, size);
+  list.pushPage(copy, i, n);
   const right = w.allocPage();
   if (type === PageType.Leaf) tree.leafPages++;
   else tree.branchPages++;
@@ -241,7 +286,52 @@ function splitNode(w: PageWriter, tree: TreeInfo, p: Uint8Array, i: number, cell
   // gives it two children when they fit (cell k becomes the right page's first child).
   const appendAt = type === PageType.Leaf ? list.length - 1 : list.length - 2;
   const k = append && fits(list, type, appendAt, w.pageSize) ? appendAt : chooseSplit(list, type, w.pageSize);
-  return { sep: layoutPair(list, type, k, p, w.get(right)), right };
+  return { sep: layoutPair(list, type, k, p, w.peek(right)), right };
+}
+
+/**
+ * The leaf split of an append (the key is past the last key of the whole tree, and `p` is full):
+ * what splitNode would do with `append`, without rebuilding `p`. The left page keeps every cell
+ * as it is; the right page gets the new cell alone. The separator is the shortest prefix of the
+ * new key that is greater than `p`'s last key (as leafSeparator).
+ */
+function appendLeafSplit(
+  w: PageWriter, tree: TreeInfo, p: Uint8Array,
+  key: Uint8Array, klen: number, value: Uint8Array, vlen: number, ovf: number, size: number,
+): Split {
+  const right = w.allocPage();
+  tree.leafPages++;
+  const r = w.peek(right);
+  initNode(r, PageType.Leaf);
+  writeLeafCell(r, reserveCell(r, 0, size), key, klen, value, vlen, ovf);
+  const off = cellOffset(p, cellCount(p) - 1);
+  const ao = off + LEAF_KEY;
+  const alen = u16(p, off + LEAF_KEYLEN);
+  let c = 0;
+  while (c < alen && c < klen && p[ao + c] === key[c]) c++;
+  return { sep: copyOf(key, 0, Math.min(klen, c + 1)), right };
+}
+
+/**
+ * The branch split of an append (the new child `split.right` goes past the last cell of `p`,
+ * which is full and has at least two cells): what splitNode would do with `append`. The last
+ * cell of `p` moves up (its key is the separator, its child the right page's cell 0) and the new
+ * child follows it in the right page; the rest of `p` stays as it is.
+ */
+function appendBranchSplit(w: PageWriter, tree: TreeInfo, p: Uint8Array, split: Split): Split {
+  const last = cellCount(p) - 1;
+  const off = cellOffset(p, last);
+  const klen = u16(p, off + BRANCH_KEYLEN);
+  const sep = copyOf(p, off + BRANCH_KEY, off + BRANCH_KEY + klen);
+  const child = u32(p, off + BRANCH_CHILD);
+  const right = w.allocPage();
+  tree.branchPages++;
+  const r = w.peek(right);
+  initNode(r, PageType.Branch);
+  writeBranchCell(r, reserveCell(r, 0, BRANCH_CELL_OVERHEAD), child, sep, 0, 0);
+  writeBranchCell(r, reserveCell(r, 1, BRANCH_CELL_OVERHEAD + split.sep.length), split.right, split.sep, 0, split.sep.length);
+  removeCell(p, last);
+  return { sep, right };
 }
 
 /** The list points into `p`, which is about to be rewritten: point it at a copy instead. */
@@ -350,17 +440,17 @@ export function del(w: PageWriter, tree: TreeInfo, key: Uint8Array, klen: number
 
 function deleteAt(w: PageWriter, tree: TreeInfo, op: Op, pgno: number, level: number, key: Uint8Array, klen: number): number {
   if (level === 1) {
-    const s = leafSearch(w.get(pgno), key, klen);
+    const s = leafSearch(w.peek(pgno), key, klen);
     if ((s & 1) === 0) return NOT_FOUND;
     const np = w.touch(pgno);
-    const p = w.get(np);
+    const p = w.peek(np);
     const off = cellOffset(p, s >>> 1);
     if (leafIsOverflow(p, off)) freeValueRun(w, tree, p, off);
     removeCell(p, s >>> 1);
     tree.entries--;
     return np;
   }
-  const page = w.get(pgno);
+  const page = w.peek(pgno);
   const ci = branchIndex(branchSearch(page, key, klen));
   const child = branchChild(page, ci);
   const newChild = deleteAt(w, tree, op, child, level - 1, key, klen);
@@ -368,11 +458,11 @@ function deleteAt(w: PageWriter, tree: TreeInfo, op: Op, pgno: number, level: nu
   const split = op.split;
   op.split = null;
   const np = w.touch(pgno);
-  const p = w.get(np);
+  const p = w.peek(np);
   setBranchChild(p, ci, newChild);
   if (split !== null) {
     insertBranchCell(w, tree, op, p, ci + 1, split, false);
-  } else if (underfull(w.get(newChild), w.pageSize)) {
+  } else if (underfull(w.peek(newChild), w.pageSize)) {
     rebalance(w, tree, op, p, ci);
   }
   return np;
@@ -397,8 +487,8 @@ function rebalance(w: PageWriter, tree: TreeInfo, op: Op, p: Uint8Array, ci: num
   setBranchChild(p, li, lp);
   const rp = w.touch(branchChild(p, ri));
   setBranchChild(p, ri, rp);
-  const L = w.get(lp);
-  const R = w.get(rp);
+  const L = w.peek(lp);
+  const R = w.peek(rp);
   const type = pageType(L);
   const sepOff = cellOffset(p, ri);
   const sepLen = u16(p, sepOff + BRANCH_KEYLEN);
@@ -448,7 +538,7 @@ function dropRight(w: PageWriter, tree: TreeInfo, p: Uint8Array, ri: number, rp:
 /** An empty root leaf empties the tree; a root branch with one child hands the root down. */
 function shrinkRoot(w: PageWriter, tree: TreeInfo): void {
   for (;;) {
-    const p = w.get(tree.root);
+    const p = w.peek(tree.root);
     const n = cellCount(p);
     if (pageType(p) === PageType.Leaf) {
       if (n > 0) return;

@@ -7,6 +7,12 @@
  * Invariant: the cache holds only pages of committed versions. A page that is freed and later
  * reused is overwritten here by the committing writer (`put`) before any reader can reach it.
  *
+ * Exposure: a slot's `exposed` flag says whether its buffer may be held outside the cache beyond
+ * the call that read it (any get() that does not pass expose = false, and any put() that does
+ * not either). A buffer that a commit replaced under its own page number while the flag was
+ * clear was never seen outside the writer's tree code, so the pager may reuse it at once,
+ * without waiting for the readers of this thread to end (pages/pager.ts, "Recycling").
+ *
  * Lookup is a page table: `slotOf[pgno]` is the cache slot holding page `pgno` plus one (0: not
  * cached), an Int32Array that grows with the largest page number cached, so a hit costs two array
  * loads and no hashing. It costs 4 bytes per page of the file (0.1% of the file at 4 KiB pages)
@@ -21,21 +27,29 @@ export class PageCache {
   private readonly pgnos: Float64Array;
   private readonly pages: (Uint8Array | undefined)[];
   private readonly ref: Uint8Array;
+  private readonly exposed: Uint8Array;
   private hand = 0;
   private used = 0;
   private count = 0;
   readonly capacity: number;
   hits = 0;
   misses = 0;
+  /** Set by every put(): see there. */
+  displacedUnexposed = false;
 
   constructor(maxBytes: number, pageSize: number) {
     this.capacity = Math.max(16, Math.floor(maxBytes / pageSize));
     this.pgnos = new Float64Array(this.capacity).fill(-1);
     this.pages = new Array(this.capacity).fill(undefined);
     this.ref = new Uint8Array(this.capacity);
+    this.exposed = new Uint8Array(this.capacity);
   }
 
-  get(pgno: number): Uint8Array | undefined {
+  /**
+   * The cached buffer of `pgno`. `expose` false: the caller promises to keep no reference to it
+   * once its current operation is over (the writer's own tree code, pages/pager.ts peek()).
+   */
+  get(pgno: number, expose = true): Uint8Array | undefined {
     const t = this.slotOf;
     const s1 = pgno < t.length ? t[pgno]! : pgno >= TABLE_LIMIT ? (this.far.get(pgno) ?? -1) + 1 : 0;
     if (s1 === 0) {
@@ -44,6 +58,7 @@ export class PageCache {
     }
     this.hits++;
     this.ref[s1 - 1] = 1;
+    if (expose) this.exposed[s1 - 1] = 1;
     return this.pages[s1 - 1];
   }
 
@@ -70,17 +85,29 @@ export class PageCache {
   }
 
   /**
-   * Adds or replaces the committed contents of `pgno`; returns the buffer this displaced (the
-   * page's previous contents, or the page evicted to make room), if any.
+   * Adds or replaces the committed contents of `pgno` (`exposed` as for get(): whether the caller
+   * may hand the buffer out or keep it). Returns the buffer this displaced, if any: the page's
+   * previous contents, or the page evicted to make room. `displacedUnexposed` then says whether
+   * it was the previous contents of `pgno` and no get() ever exposed it, so that nothing outside
+   * the writer's tree code has seen it (an evicted buffer never counts: the eviction may happen
+   * inside an operation of that code still using the buffer it drops).
    */
-  put(pgno: number, page: Uint8Array): Uint8Array | undefined {
+  put(pgno: number, page: Uint8Array, exposed = true): Uint8Array | undefined {
     const have = this.slotFor(pgno);
     if (have >= 0) {
       const old = this.pages[have];
+      this.displacedUnexposed = this.exposed[have] === 0;
       this.pages[have] = page;
       this.ref[have] = 1;
-      return old === page ? undefined : old;
+      // the same buffer again keeps what was known about it, and displaces nothing
+      if (old === page) {
+        if (exposed) this.exposed[have] = 1;
+        return undefined;
+      }
+      this.exposed[have] = exposed ? 1 : 0;
+      return old;
     }
+    this.displacedUnexposed = false;
     let displaced: Uint8Array | undefined;
     let slot: number;
     if (this.used < this.capacity) {
@@ -104,6 +131,7 @@ export class PageCache {
     this.pgnos[slot] = pgno;
     this.pages[slot] = page;
     this.ref[slot] = 0;
+    this.exposed[slot] = exposed ? 1 : 0;
     return displaced;
   }
 

@@ -32,7 +32,7 @@ export function cellOffset(p: Uint8Array, i: number): number {
 
 /** Formats `p` as an empty branch or leaf page. */
 export function initNode(p: Uint8Array, type: PageType.Branch | PageType.Leaf): void {
-  p.fill(0, 0, PAGE_HEADER);
+  for (let i = 0; i < PAGE_HEADER; i++) p[i] = 0; // a loop: Buffer#fill's argument checks cost more than 16 stores
   p[PAGE_TYPE] = type;
   setU32(p, PAGE_UPPER, p.length);
 }
@@ -121,7 +121,8 @@ export function branchCellSize(p: Uint8Array, off: number): number {
 export function writeBranchCell(p: Uint8Array, off: number, child: number, key: Uint8Array, keyStart: number, keyLen: number): number {
   setU32(p, off + BRANCH_CHILD, child);
   setU16(p, off + BRANCH_KEYLEN, keyLen);
-  p.set(key.subarray(keyStart, keyStart + keyLen), off + BRANCH_KEY);
+  if (keyStart === 0) copyInto(p, off + BRANCH_KEY, key, keyLen);
+  else p.set(key.subarray(keyStart, keyStart + keyLen), off + BRANCH_KEY);
   return BRANCH_CELL_OVERHEAD + keyLen;
 }
 

@@ -28,8 +28,8 @@ export function assertBornBy(page: Uint8Array, pgno: number, version: number): v
 const MAX_WRITE_PAGES = 256;
 /** Dirty pages are carved from slabs of this many pages (one ArrayBuffer each). */
 const SLAB_PAGES = 8;
-/** Recycled page buffers kept at most: this many, and at most an eighth of the cache's pages. */
-const SPARE_MAX = 1024;
+/** Recycled page buffers kept at most (quarantined and spare together): this many bytes, and an eighth of the cache's pages. */
+const MAX_SPARE_BYTES = 32 * 1024 * 1024;
 
 export class Pager {
   readonly cache: PageCache;
@@ -64,6 +64,15 @@ export class Pager {
    * saving the allocation and the garbage collection of 4 KiB per cache miss and per dirty page.
    * A recycled buffer gets a new Buffer object over the old memory, so code that recognises a
    * page by its buffer's identity (btree/leaf-copies.ts) never takes new contents for old.
+   *
+   * One exception skips the quarantine: a buffer that a commit replaced under its own page
+   * number and that was never exposed (cache.ts, "Exposure": only the writer's tree code read
+   * it, through peek(), and that code keeps no buffer past one operation; the transaction that
+   * did so has ended when its commit publishes). Nothing of this thread can hold it, whatever
+   * readers are open, so it is reusable at once, unless asynchronous page writes are in flight
+   * (a commit finished synchronously by finishCommit may leave its first writes running on
+   * buffers it published). So a load keeps recycling the pages it rewrites while readers of
+   * this thread stay open (their holds stop only the quarantine).
    */
   private readonly quarantine: Uint8Array[] = [];
   private readonly spare: Uint8Array[] = [];
@@ -77,13 +86,23 @@ export class Pager {
 
   constructor(readonly storage: Storage, readonly pageSize: number, cacheBytes: number) {
     this.cache = new PageCache(cacheBytes, pageSize);
-    this.spareMax = Math.min(SPARE_MAX, this.cache.capacity >>> 3);
+    this.spareMax = Math.min(Math.floor(MAX_SPARE_BYTES / pageSize), this.cache.capacity >>> 3);
   }
 
-  /** Caches a committed page (the writer's at commit, or one just read); its displaced buffer waits for reuse. */
-  cachePut(pgno: number, page: Uint8Array): void {
-    const old = this.cache.put(pgno, page);
-    if (old !== undefined && old.length === this.pageSize && this.quarantine.length + this.spare.length < this.spareMax) this.quarantine.push(old);
+  /**
+   * Caches a committed page (the writer's at commit, or one just read; `exposed` as for
+   * PageCache.put). Its displaced buffer is reusable at once if the cache says nothing outside
+   * the writer's tree code saw it, else it waits in quarantine (see "Recycling" above).
+   */
+  cachePut(pgno: number, page: Uint8Array, exposed = true): void {
+    const old = this.cache.put(pgno, page, exposed);
+    if (old === undefined || old.length !== this.pageSize || this.quarantine.length + this.spare.length >= this.spareMax) return;
+    if (this.cache.displacedUnexposed && this.asyncWrites === 0) {
+      this.spare.push(old);
+      this.recycled++;
+    } else {
+      this.quarantine.push(old);
+    }
   }
 
   /**
@@ -109,7 +128,20 @@ export class Pager {
    * checksum, then structure (pages/validate.ts), so every cached page is well formed.
    */
   read(pgno: number): Uint8Array {
-    const hit = this.cache.get(pgno);
+    return this.readPage(pgno, true);
+  }
+
+  /**
+   * read() for the writer's tree code, which keeps no reference to the buffer once its operation
+   * is over (PageWriter.peek): such a read does not mark the cached buffer exposed (cache.ts), so
+   * the buffer can be recycled once a commit replaces it.
+   */
+  peek(pgno: number): Uint8Array {
+    return this.readPage(pgno, false);
+  }
+
+  private readPage(pgno: number, expose: boolean): Uint8Array {
+    const hit = this.cache.get(pgno, expose);
     if (hit !== undefined) {
       if (this.verifyHits && Buffer.compare(this.load(pgno, this.pageSize), hit) !== 0) {
         throw new CorruptionError('stale page cache entry: the cached copy differs from the page on disk', pgno);
@@ -118,7 +150,7 @@ export class Pager {
     }
     const p = this.load(pgno, this.pageSize);
     validatePage(p, pgno);
-    this.cachePut(pgno, p);
+    this.cachePut(pgno, p, expose);
     return p;
   }
 
@@ -134,13 +166,17 @@ export class Pager {
     return this.slabPage();
   }
 
-  /** A page buffer for the writer holding a copy of `src` (a page of `pageSize` bytes). */
+  /**
+   * A page buffer for the writer holding a copy of `src` (a page of this size): what
+   * copy-on-write needs, from a recycled buffer when there is one (it is overwritten whole).
+   */
   copyPage(src: Uint8Array): Buffer {
     const p = this.takeSpare() ?? this.slabPage();
     p.set(src);
     return p;
   }
 
+  /** The next (zeroed) page of the current slab. */
   private slabPage(): Buffer {
     if (this.slabUsed === SLAB_PAGES) {
       this.slab = Buffer.alloc(SLAB_PAGES * this.pageSize);

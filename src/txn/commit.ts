@@ -203,9 +203,11 @@ function publishCommit(c: PreparedCommit): void {
   const { txn, meta } = c;
   const host = txn.host;
   c.state = 'published';
-  // the buffers these displace (reused page numbers' old contents) are recycled once settled below
+  // The buffers these displace (reused page numbers' old contents) are recycled: at once those
+  // only the tree code saw (unless this transaction handed its own pages out: `exposed`), the
+  // others once settled below (pages/pager.ts, "Recycling").
   for (const [pgno, page] of txn.dirty) {
-    if (page.length === txn.pageSize) host.pager.cachePut(pgno, page);
+    if (page.length === txn.pageSize) host.pager.cachePut(pgno, page, txn.exposed);
   }
   // Trimmed pages leave the file; when it grows back over them they get new contents, and this
   // thread (which skips its own entries in the reuse log) must not still hold the old ones.

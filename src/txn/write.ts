@@ -87,6 +87,12 @@ export class WriteTxn implements PageWriter {
    * writes of this thread do not go into it (api/write-queue.ts).
    */
   background = false;
+  /**
+   * Whether get() handed out one of this transaction's own (dirty) pages: a cursor or a view
+   * may then hold it after commit, so its buffers are published as exposed (pages/cache.ts) and
+   * never recycled. The tree's own writes read through peek() and leave it false.
+   */
+  exposed = false;
   /** Bumped by every change, so cursors can tell that their path may be stale. */
   modCount = 0;
   /** 'committing': prepared, being made durable (txn/commit.ts); no longer readable or writable through. */
@@ -110,12 +116,26 @@ export class WriteTxn implements PageWriter {
 
   get(pgno: number): Uint8Array {
     const d = this.dirty.get(pgno);
+    if (d !== undefined) {
+      this.exposed = true;
+      return d;
+    }
+    return this.committed(pgno, true);
+  }
+
+  peek(pgno: number): Uint8Array {
+    const d = this.dirty.get(pgno);
     if (d !== undefined) return d;
+    return this.committed(pgno, false);
+  }
+
+  /** A committed page of the base version; `expose` as for Pager.read / Pager.peek. */
+  private committed(pgno: number, expose: boolean): Uint8Array {
     if (this.state !== 'active') throw new TransactionEndedError('write');
     if (pgno >= this.base.highWater || pgno < this.base.nRoots) {
       throw new CorruptionError(`page number out of range [${this.base.nRoots}, ${this.base.highWater})`, pgno);
     }
-    const p = this.host.pager.read(pgno);
+    const p = expose ? this.host.pager.read(pgno) : this.host.pager.peek(pgno);
     assertBornBy(p, pgno, this.base.txnId);
     return p;
   }
@@ -130,10 +150,8 @@ export class WriteTxn implements PageWriter {
 
   touch(pgno: number): number {
     if (this.own.has(pgno)) return pgno;
-    const src = this.get(pgno);
-    let np = this.localFree.pop();
-    if (np === undefined) np = this.takeFree(1);
-    this.own.add(np);
+    const src = this.committed(pgno, false); // copied here and not kept
+    const np = this.takePage();
     this.dirty.set(np, this.host.pager.copyPage(src));
     this.freeCommitted(pgno, src);
     return np;
@@ -144,10 +162,16 @@ export class WriteTxn implements PageWriter {
   }
 
   allocPage(): number {
+    const pgno = this.takePage();
+    this.dirty.set(pgno, this.host.pager.newPage());
+    return pgno;
+  }
+
+  /** A page number for a new own page (its buffer is the caller's to set in `dirty`). */
+  private takePage(): number {
     let pgno = this.localFree.pop();
     if (pgno === undefined) pgno = this.takeFree(1);
     this.own.add(pgno);
-    this.dirty.set(pgno, this.host.pager.newPage());
     return pgno;
   }
 
@@ -156,7 +180,7 @@ export class WriteTxn implements PageWriter {
       this.dirty.delete(pgno);
       this.localFree.push(pgno);
     } else {
-      this.freeCommitted(pgno, this.get(pgno));
+      this.freeCommitted(pgno, this.committed(pgno, false)); // only its header is read
     }
   }
 

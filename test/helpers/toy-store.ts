@@ -17,6 +17,9 @@ export class ToyStore implements PageWriter {
     if (!p) throw new Error(`toy store: no page ${pgno}`);
     return p;
   }
+  peek(pgno: number): Uint8Array {
+    return this.get(pgno);
+  }
   touch(pgno: number): number {
     if (this.pages.has(pgno)) return pgno;
     const np = this.allocPage();
