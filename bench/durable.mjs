@@ -116,7 +116,25 @@ const storeKinds = {
   lmdb: (dir) => openLmdbStore(dir),
   // SQLite through better-sqlite3: WAL, synchronous=FULL, one B-tree keyed by the key.
   sqlite: (dir) => openSqliteStore(dir),
+  // No store: a Map, and put() returns one resolved promise. The async rows' event-loop delay of
+  // the harness alone (its key strings, promise arrays and garbage collections).
+  none: () => openNoStore(),
 };
+
+function openNoStore() {
+  const m = new Map();
+  const done = Promise.resolve(true);
+  return {
+    putSync: (k, v) => { m.set(k, v); return true; },
+    transactionSync: (fn) => fn(),
+    put: (k, v) => { m.set(k, v); return done; },
+    get: (k) => m.get(k),
+    commits: () => null,
+    afterRun: () => ({ entries: m.size }),
+    flushed: undefined,
+    close: () => {},
+  };
+}
 
 async function openRotadbStore(dir, fsyncsPerCommit) {
   const { open } = await import('../dist/index.js');
@@ -332,8 +350,8 @@ async function child(workload, kind) {
 
 const workloads = [
   { id: 'single', kinds: ['rotadb1', 'rotadb2', 'lmdb', 'sqlite'] },
-  { id: 'async', kinds: ['rotadb1', 'lmdb'] },
-  { id: 'async-warm', kinds: ['rotadb1', 'lmdb'] },
+  { id: 'async', kinds: ['rotadb1', 'lmdb', 'none'] },
+  { id: 'async-warm', kinds: ['rotadb1', 'lmdb', 'none'] },
   { id: 'asc', kinds: ['rotadb1', 'lmdb'] },
   { id: 'rnd', kinds: ['rotadb1', 'lmdb'] },
 ];
@@ -417,7 +435,7 @@ async function parent() {
   const delays = {};
   for (const w of ['async', 'async-warm']) {
     delays[w] = {};
-    for (const k of ['rotadb1', 'lmdb']) {
+    for (const k of ['rotadb1', 'lmdb', 'none']) {
       const ds = results[w][k].map((r) => r.eventLoopDelayMs);
       delays[w][k] = { p50: ds.map((d) => d.p50), p99: ds.map((d) => d.p99), max: ds.map((d) => d.max), idleP99: results[w][k].map((r) => r.idleEventLoopDelayMs.p99) };
     }
@@ -441,7 +459,7 @@ async function parent() {
   const delayLines = [
     '| event-loop delay during the async puts (ms) | p50 (per round) | p99 (per round) | median p99 | max (per round) | idle p99 (per round) |',
     '|---|---:|---:|---:|---:|---:|',
-    ...['async', 'async-warm'].flatMap((w) => [['rotadb', delays[w].rotadb1], ['lmdb-js', delays[w].lmdb]].map(([name, d]) =>
+    ...['async', 'async-warm'].flatMap((w) => [['rotadb', delays[w].rotadb1], ['lmdb-js', delays[w].lmdb], ['no store (the harness alone)', delays[w].none]].map(([name, d]) =>
       `| ${name}, ${w} | ${slash(d.p50, ms)} | ${slash(d.p99, ms)} | ${ms(median(d.p99))} | ${slash(d.max, ms)} | ${slash(d.idleP99, ms)} |`)),
   ];
   const commitsPerRun = results.async.rotadb1.map((r) => r.commits);

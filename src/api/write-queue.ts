@@ -24,7 +24,7 @@
 import type { Environment } from '../env/environment.js';
 import type { WriteTxn } from '../txn/write.js';
 import { DatabaseClosedError } from '../errors.js';
-import { WriteBatch } from './batch.js';
+import { BufferPool, WriteBatch } from './batch.js';
 import { WriterThread } from './writer-thread.js';
 
 /** A batch applies its writes for about this long per event-loop turn before it yields. */
@@ -42,9 +42,10 @@ export class WriteQueue {
   private readonly thread: WriterThread | null;
   /** Batches issued and not settled yet. */
   private unsettled = 0;
+  private readonly buffers = new BufferPool();
 
   constructor(private readonly env: Environment, writerThread: boolean) {
-    this.thread = writerThread ? new WriterThread(env) : null;
+    this.thread = writerThread ? new WriterThread(env, this.buffers) : null;
   }
 
   /** The batch of this event-loop turn, which put() and remove() add to. */
@@ -54,7 +55,7 @@ export class WriteQueue {
       // awaited one by one never start it; nor do short-lived databases, which would pay for
       // starting a thread, tens of milliseconds, on every open.)
       if (this.unsettled > 0) this.thread?.warm();
-      const batch = new WriteBatch();
+      const batch = new WriteBatch(this.buffers.take());
       this.batch = batch;
       this.unsettled++;
       void batch.settled.then(() => this.unsettled--);
@@ -189,6 +190,7 @@ export class WriteQueue {
       batch.reject(e);
       return;
     }
+    this.buffers.give(batch.release());
     batch.resolve(results);
   }
 }

@@ -59,7 +59,10 @@ async function main(): Promise<void> {
         if (txn.state === 'active') txn.abort();
         throw e;
       }
-      for (let i = 0; i < group.length; i++) port.postMessage({ id: group[i]!.id, results: outs[i] } satisfies BatchReply);
+      for (let i = 0; i < group.length; i++) {
+        const b = group[i]!;
+        port.postMessage({ id: b.id, results: outs[i], bytes: b.bytes } satisfies BatchReply, [b.bytes]);
+      }
     } catch (e) {
       const error = describe(e);
       for (const b of group) port.postMessage({ id: b.id, error } satisfies BatchReply);

@@ -16,7 +16,7 @@
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { Environment } from '../env/environment.js';
-import type { WriteBatch } from './batch.js';
+import type { BufferPool, WriteBatch } from './batch.js';
 import * as errors from '../errors.js';
 import { DatabaseClosedError, DatabaseFailedError, InternalError, RotaError } from '../errors.js';
 
@@ -27,6 +27,8 @@ const CLOSED = 0;
 export interface BatchReply {
   id: number;
   results?: Uint8Array;
+  /** The batch's buffer, sent back for reuse. */
+  bytes?: ArrayBuffer;
   error?: { name: string; code?: string; message: string };
 }
 
@@ -50,7 +52,7 @@ export class WriterThread {
   /** The thread has joined the file and takes batches. */
   private ready = false;
 
-  constructor(private readonly env: Environment) {}
+  constructor(private readonly env: Environment, private readonly buffers: BufferPool) {}
 
   /**
    * Whether batches can go to the thread now; else they run on this one. Until the thread has
@@ -152,6 +154,7 @@ export class WriterThread {
     const batch = this.pending.get(m.id);
     if (batch === undefined) return;
     this.pending.delete(m.id);
+    if (m.bytes !== undefined) this.buffers.give(m.bytes);
     if (m.error !== undefined) {
       const e = rebuild(m.error);
       if (e instanceof DatabaseFailedError) this.env.failed ??= e; // as when this thread's own commit fails
