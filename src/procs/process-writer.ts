@@ -13,6 +13,11 @@
  *   3. at publish, announces the reuse-ring entries it will overwrite, writes the pages it reused
  *      into the ring, then writes the commit record with the new version (publish);
  *   4. releases the lock, clearing its target if it published nothing (unlock).
+ * When the lock came by the bakery's fast path (no other process has had the file open since
+ * this process last held the lock, and none can open it before the release), step 1 uses the
+ * commit record as this thread last read or wrote it, unless a thread of this process published
+ * since, and step 2 writes no target: there is no reader of another process to tell, and this
+ * process's readers never wait for its own writer's target (docs/design.md, "The fast path").
  */
 import type { LockTable } from '../sync/locks.js';
 import type { ProcessWriters } from '../sync/writer.js';
@@ -31,7 +36,11 @@ export class ProcessWriter implements ProcessWriters {
   private readonly bakery: Bakery;
   /** The commit record as read under the lock, then as this writer wrote it. */
   private commit: CommitRecord | null = null;
+  /** The commit record as this thread last read or wrote it (kept across locks, for the fast path). */
+  private known: CommitRecord | null = null;
   private targetSlot = -1;
+  /** The commit record shows this writer's target (or reservation): unlock() must clear it if nothing was published. */
+  private shown = false;
   /** The version this writer last found in the commit record: another one means another process committed. */
   private lastTxn = -1;
   /** Per slot: live other processes pinning the version the slot holds (as of the last scan). */
@@ -64,8 +73,9 @@ export class ProcessWriter implements ProcessWriters {
   unlock(): void {
     const c = this.commit;
     try {
-      if (this.targetSlot >= 0 && c !== null) this.dir.commit.write({ ...c, target: -1, ringReserved: c.ringHead });
+      if (this.shown && c !== null) this.write({ ...c, target: -1, ringReserved: c.ringHead });
     } finally {
+      this.shown = false;
       this.targetSlot = -1;
       this.commit = null;
       // what the scan saw holds while the lock does; a later look without it must scan again
@@ -76,9 +86,18 @@ export class ProcessWriter implements ProcessWriters {
   }
 
   refresh(): void {
+    const k = this.known;
+    // fast path: nobody else wrote the commit record since this thread's last look at it (only a
+    // holder of the lock writes it, and no other process held it since); a thread of this process
+    // may have, but its commit moved the lock table's version (an abort leaves the record as it was)
+    if (this.bakery.fast && k !== null && k.target < 0 && k.txnId === this.lastTxn && (k.txnId | 0) === this.locks.publishedSeq()) {
+      this.commit = k;
+      return;
+    }
     const c = this.dir.commit.read();
     if (c === null) throw new StorageError(`${this.dir.dir}/state holds no commit record although the file is open (was the lock directory deleted while in use?)`);
     this.commit = c;
+    this.known = c;
     if (c.txnId !== this.lastTxn || c.target >= 0) {
       // another process committed since, or a writer died holding the lock (its target is still
       // set): the slots may hold versions this process has not seen, or a dead writer's
@@ -91,7 +110,9 @@ export class ProcessWriter implements ProcessWriters {
   target(slot: number): void {
     const c = this.current();
     this.targetSlot = slot;
-    this.dir.commit.write({ ...c, target: slot, ringReserved: c.ringHead });
+    if (this.bakery.fast) return; // no reader of another process exists, nor can one begin before unlock()
+    this.write({ ...c, target: slot, ringReserved: c.ringHead });
+    this.shown = true;
   }
 
   /**
@@ -156,16 +177,25 @@ export class ProcessWriter implements ProcessWriters {
     const c = this.current();
     let head = c.ringHead;
     if (reused.length > 0) {
-      this.dir.commit.write({ ...c, target: this.targetSlot, ringReserved: (head + reused.length) >>> 0 });
+      this.write({ ...c, target: this.targetSlot, ringReserved: (head + reused.length) >>> 0 });
+      this.shown = true;
       head = this.dir.commit.appendRing(head, reused);
     }
-    const next = { txnId, slot, target: -1, ringHead: head, ringReserved: head };
-    this.dir.commit.write(next);
-    this.commit = { ...c, ...next };
+    // flags 0: a COMPACTING flag left by a holder that died compacting means nothing any more
+    const next = { ...c, txnId, slot, target: -1, ringHead: head, ringReserved: head, flags: 0 };
+    this.write(next);
+    this.commit = next;
+    this.shown = false;
     this.targetSlot = -1;
     this.lastTxn = txnId;
     this.pins.adopt(txnId, slot);
     return head;
+  }
+
+  /** Writes the commit record and remembers it as the one this thread knows. */
+  private write(c: CommitRecord): void {
+    this.dir.commit.write(c);
+    this.known = c;
   }
 
   private current(): CommitRecord {
