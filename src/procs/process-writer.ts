@@ -10,8 +10,9 @@
  *      scan): a pin it misses is one whose reader will see the target or a newer version and pin
  *      again (procs/process-pins.ts); it waits while a live process pins the version its slot
  *      holds;
- *   3. at publish, announces the reuse-ring entries it will overwrite, writes the pages it reused
- *      into the ring, then writes the commit record with the new version (publish);
+ *   3. at publish, announces the reuse-ring entries it will overwrite (unless the commit record
+ *      reserves them already), writes the pages it reused into the ring, then writes the commit
+ *      record with the new version and a reservation for the next commit (publish);
  *   4. releases the lock, clearing its target if it published nothing (unlock).
  * When the lock came by the bakery's fast path (no other process has had the file open since
  * this process last held the lock, and none can open it before the release), step 1 uses the
@@ -31,6 +32,13 @@ import { InternalError, StorageError } from '../errors.js';
 
 /** How long a process found alive is trusted to be (it can only err towards waiting longer). */
 const ALIVE_TRUST_MS = 100;
+/**
+ * Ring entries past the head that every published commit record reserves for the next commit,
+ * so that a commit reusing no more pages needs no reservation write of its own. A reader more
+ * than RING_CAPACITY - STANDING_RESERVE entries behind then drops its whole cache, as one more
+ * than RING_CAPACITY - (pages the commit reuses) behind does anyway.
+ */
+const STANDING_RESERVE = 1024;
 
 export class ProcessWriter implements ProcessWriters {
   private readonly bakery: Bakery;
@@ -73,7 +81,8 @@ export class ProcessWriter implements ProcessWriters {
   unlock(): void {
     const c = this.commit;
     try {
-      if (this.shown && c !== null) this.write({ ...c, target: -1, ringReserved: c.ringHead });
+      // the reservation stays: entries may have been overwritten up to it (it never goes back)
+      if (this.shown && c !== null) this.write({ ...c, target: -1, ringReserved: (this.known ?? c).ringReserved });
     } finally {
       this.shown = false;
       this.targetSlot = -1;
@@ -111,7 +120,7 @@ export class ProcessWriter implements ProcessWriters {
     const c = this.current();
     this.targetSlot = slot;
     if (this.bakery.fast) return; // no reader of another process exists, nor can one begin before unlock()
-    this.write({ ...c, target: slot, ringReserved: c.ringHead });
+    this.write({ ...c, target: slot });
     this.shown = true;
   }
 
@@ -170,19 +179,24 @@ export class ProcessWriter implements ProcessWriters {
   }
 
   /**
-   * Publishes (txnId, slot) to every process: the ring entries it will overwrite first, then the
-   * pages this commit reused, then the commit record. Returns the ring's new head.
+   * Publishes (txnId, slot) to every process: the ring entries it will overwrite first (unless
+   * the commit record already reserves them: STANDING_RESERVE), then the pages this commit
+   * reused, then the commit record, which reserves STANDING_RESERVE entries for the next commit.
+   * Returns the ring's new head.
    */
   publish(txnId: number, slot: number, reused: readonly number[]): number {
     const c = this.current();
     let head = c.ringHead;
     if (reused.length > 0) {
-      this.write({ ...c, target: this.targetSlot, ringReserved: (head + reused.length) >>> 0 });
-      this.shown = true;
+      const upTo = (head + reused.length) >>> 0;
+      if ((upTo - (this.known ?? c).ringReserved | 0) > 0) {
+        this.write({ ...c, target: this.targetSlot, ringReserved: upTo });
+        this.shown = true;
+      }
       head = this.dir.commit.appendRing(head, reused);
     }
     // flags 0: a COMPACTING flag left by a holder that died compacting means nothing any more
-    const next = { ...c, txnId, slot, target: -1, ringHead: head, ringReserved: head, flags: 0 };
+    const next = { ...c, txnId, slot, target: -1, ringHead: head, ringReserved: (head + STANDING_RESERVE) >>> 0, flags: 0 };
     this.write(next);
     this.commit = next;
     this.shown = false;

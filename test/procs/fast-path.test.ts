@@ -6,7 +6,8 @@
  * a ticket) is waited for, not run over, both on the Bakery and between real processes whose
  * transactions are critical sections; the control, a fast path that skips its check
  * (ROTADB_TEST_SKIP_JOIN_CHECK), which must let two holders in; and that the records of dead
- * processes do not keep a survivor on the long way.
+ * processes do not keep a survivor on the long way. Last, the reuse ring's standing reservation
+ * (procs/process-writer.ts), which spares most commits their reservation write.
  */
 import * as fs from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
@@ -16,9 +17,10 @@ import { open } from '../../src/index.js';
 import { Bakery } from '../../src/procs/bakery.js';
 import { LockDir, OpeningState } from '../../src/procs/lock-dir.js';
 import { Members } from '../../src/procs/members.js';
-import { encodeProc } from '../../src/procs/records.js';
+import { decodeCommit, encodeProc } from '../../src/procs/records.js';
+import { StateFile } from '../../src/procs/state-file.js';
 import { liveness, ownIdentity, recordName, type ProcessIdentity } from '../../src/procs/identity.js';
-import { PROC_RECORD_MAX } from '../../src/pages/layout.js';
+import { CR_SIZE, PROC_RECORD_MAX, RING_CAPACITY } from '../../src/pages/layout.js';
 import { expectClean, tempPath, track } from '../helpers/db.js';
 import { adopt, childrenDir, Lines } from './children/drive.js';
 
@@ -178,4 +180,43 @@ describe('two processes, one of which had the file alone', () => {
     // two writers at once may have broken the file, so it is not opened again
     expect(r.violations, 'the control found no two holders: this file could not catch a fast path without its check').toBeGreaterThan(0);
   }, 60_000);
+});
+
+describe('the reuse ring\'s standing reservation', () => {
+  it('every published commit record reserves 1024 entries past its head, never less; a reader further behind than the rest drops its whole cache', async () => {
+    const file = tempPath();
+    const db = track(open(file));
+    const commitRecord = () => {
+      const b = new Uint8Array(fs.readFileSync(`${file}-lock/state`).subarray(0, CR_SIZE));
+      return decodeCommit(b, b.length)!;
+    };
+    let last = commitRecord().ringReserved;
+    for (let i = 0; i < 200; i++) {
+      db.putSync(`k${i % 40}`, 'v'.repeat(1 + (i % 7) * 300)); // rewrites leaves: pages are reused
+      const c = commitRecord();
+      expect(c.target).toBe(-1);
+      expect((c.ringReserved - c.ringHead) >>> 0).toBe(1024);
+      expect((c.ringReserved - last) | 0).toBeGreaterThanOrEqual(0);
+      last = c.ringReserved;
+    }
+    const c = commitRecord();
+    expect(c.ringHead).toBeGreaterThan(0);
+    // a reader whose cursor is so far behind that the reserved entries wrap onto its own may have
+    // read entries a writer is overwriting: it drops all; one a little closer drops entry by entry
+    const state = new StateFile(`${file}-lock`, ownIdentity());
+    try {
+      const seen = (behind: number) => {
+        let dropped = 0;
+        let all = false;
+        state.readRing((c.ringHead - behind) >>> 0, c.ringHead, () => { dropped++; }, () => { all = true; });
+        return { dropped, all };
+      };
+      expect(seen(RING_CAPACITY - 1000)).toEqual({ dropped: 0, all: true });
+      expect(seen(RING_CAPACITY - 1024)).toEqual({ dropped: RING_CAPACITY - 1024, all: false });
+      expect(seen(3)).toEqual({ dropped: 3, all: false });
+    } finally {
+      state.close();
+    }
+    expectClean(db);
+  });
 });
