@@ -73,6 +73,8 @@ export class LockDir {
   private readonly opened: number;
   /** Descriptors of other processes' records, by file name (kept open between scans). */
   private readonly fds = new Map<string, number>();
+  /** Per record name, the `members` entry (Members.entryOf) that others() last checked its descriptor against. */
+  private readonly fdEntry = new Map<string, number>();
   private readonly buf = new Uint8Array(PROC_RECORD_MAX);
   private ownSeq = 0;
   private closed = false;
@@ -172,7 +174,26 @@ export class LockDir {
    * closed the file.
    */
   others(): OtherProcess[] {
-    return this.readAll(this.members.names().sort());
+    const names = this.members.names().sort();
+    // A record's name is its process's for ever, but not its file: a process that closes the file
+    // removes its record, and if it opens the file again it makes a new one under the same name,
+    // then appends the name to `members` again. A descriptor kept on the old file would go on
+    // reading what the process wrote last before it closed (no ticket, no pins) and miss its
+    // ticket and pins for good; so a descriptor opened under an older entry is given up, and
+    // the record is opened again by its name. Before its new entry is read here, the process
+    // holds no ticket (it takes one only after appending) and no pin (that needs the lock).
+    for (const name of names) {
+      const at = this.members.entryOf(name);
+      if (this.fdEntry.get(name) === at) continue;
+      const fd = this.fds.get(name);
+      if (fd !== undefined) {
+        fs.closeSync(fd);
+        this.fds.delete(name);
+      }
+      if (at === undefined) this.fdEntry.delete(name);
+      else this.fdEntry.set(name, at);
+    }
+    return this.readAll(names);
   }
 
   /**
@@ -202,6 +223,7 @@ export class LockDir {
         this.fds.delete(name);
       }
     }
+    for (const name of this.fdEntry.keys()) if (!seen.has(name)) this.fdEntry.delete(name);
     // A name without a record is a process that closed the file (members make their record
     // before they join), or one that has not opened it yet (listed): neither pins anything
     // before it holds the writer lock, so reread() need not look for it.

@@ -42,6 +42,8 @@ export class Members {
   /** Counts the descriptors opened on the file: a mark of another generation says nothing about this one. */
   private gen = 0;
   private last: MembersMark | null = null;
+  /** Per name, where its last entry was at the last names() (a name appended again has a new one). */
+  private entries = new Map<string, number>();
   private readonly probe = new Uint8Array(1);
 
   constructor(dir: string) {
@@ -78,15 +80,20 @@ export class Members {
   names(): string[] {
     const size = this.reopen();
     this.last = null;
-    if (size < 0) return [];
+    if (size < 0) {
+      this.entries = new Map();
+      return [];
+    }
     if (this.buf.length < size) this.buf = new Uint8Array(size * 2);
     const n = fs.readSync(this.fd, this.buf, 0, size, 0);
     const out = new Set<string>();
+    const entries = new Map<string, number>();
     let whole = n === size;
     for (let o = 0; o + MEMBER_SIZE <= n;) {
       const name = decodeMember(this.buf.subarray(o, o + MEMBER_SIZE));
       if (name !== null) {
         out.add(name);
+        entries.set(name, this.gen * 2 ** 32 + o);
         o += MEMBER_SIZE;
       } else {
         // an append still being written (a joiner not yet in), or a short one (a full disk):
@@ -99,7 +106,17 @@ export class Members {
     // read with a piece it could not decode gives no mark (that piece may become a joiner's entry
     // without the file growing again)
     if (whole && n % MEMBER_SIZE === 0) this.last = { gen: this.gen, size };
+    this.entries = entries;
     return [...out];
+  }
+
+  /**
+   * Where the last entry of `name` was at the last names() (undefined: none): another value
+   * than before means the name was appended again (or the file rewritten), which is what a
+   * process does each time it opens the file, after making its record file anew.
+   */
+  entryOf(name: string): number | undefined {
+    return this.entries.get(name);
   }
 
   /** Where the file stood at the last names() (null: no file then). */
