@@ -17,7 +17,7 @@ import { PUB_SHOWN } from '../sync/locks.js';
 import { CR_FLAG_COMPACTING, PROC_MAX_PINS, PROC_RECORD_MAX } from '../pages/layout.js';
 import { decodeProc, encodeProc, type ProcPin, type ProcRecord } from './records.js';
 import { StateFile } from './state-file.js';
-import { ownIdentity, recordName, type ProcessIdentity } from './identity.js';
+import { liveness, ownIdentity, recordName, type ProcessIdentity } from './identity.js';
 import { Members } from './members.js';
 import { AlreadyOpenError, CorruptionError, DatabaseLockedError, InternalError, ReadersFullError, StorageError } from '../errors.js';
 
@@ -73,6 +73,8 @@ export class LockDir {
   private readonly opened: number;
   /** Descriptors of other processes' records, by file name (kept open between scans). */
   private readonly fds = new Map<string, number>();
+  /** Per record name, the `members` entry (Members.entryOf) that others() last checked its descriptor against. */
+  private readonly fdEntry = new Map<string, number>();
   private readonly buf = new Uint8Array(PROC_RECORD_MAX);
   private ownSeq = 0;
   private closed = false;
@@ -172,7 +174,26 @@ export class LockDir {
    * closed the file.
    */
   others(): OtherProcess[] {
-    return this.readAll(this.members.names().sort());
+    const names = this.members.names().sort();
+    // A record's name is its process's for ever, but not its file: a process that closes the file
+    // removes its record, and if it opens the file again it makes a new one under the same name,
+    // then appends the name to `members` again. A descriptor kept on the old file would go on
+    // reading what the process wrote last before it closed (no ticket, no pins) and miss its
+    // ticket and pins for good; so a descriptor opened under an older entry is given up, and
+    // the record is opened again by its name. Before its new entry is read here, the process
+    // holds no ticket (it takes one only after appending) and no pin (that needs the lock).
+    for (const name of names) {
+      const at = this.members.entryOf(name);
+      if (this.fdEntry.get(name) === at) continue;
+      const fd = this.fds.get(name);
+      if (fd !== undefined) {
+        fs.closeSync(fd);
+        this.fds.delete(name);
+      }
+      if (at === undefined) this.fdEntry.delete(name);
+      else this.fdEntry.set(name, at);
+    }
+    return this.readAll(names);
   }
 
   /**
@@ -188,10 +209,10 @@ export class LockDir {
   }
 
   private readAll(names: string[]): OtherProcess[] {
-    this.listed = names.filter((n) => n.startsWith('p-') && n !== this.myName);
     const out: OtherProcess[] = [];
     const seen = new Set<string>();
-    for (const name of this.listed) {
+    for (const name of names) {
+      if (!name.startsWith('p-') || name === this.myName) continue;
       seen.add(name);
       const record = this.read(name);
       if (record !== null) out.push({ name, record });
@@ -202,10 +223,15 @@ export class LockDir {
         this.fds.delete(name);
       }
     }
+    for (const name of this.fdEntry.keys()) if (!seen.has(name)) this.fdEntry.delete(name);
+    // A name without a record is a process that closed the file (members make their record
+    // before they join), or one that has not opened it yet (listed): neither pins anything
+    // before it holds the writer lock, so reread() need not look for it.
+    this.listed = out.map((o) => o.name);
     return out;
   }
 
-  /** Names of the other records as of the last others() (not listed again). */
+  /** Names of the other records that the last others() or othersListed() found (not listed again). */
   listed: string[] = [];
 
   /** The records named by the last others(), read again without reading `members`. */
@@ -246,8 +272,29 @@ export class LockDir {
     throw new CorruptionError(`${this.dir}/${name} never reads back whole: the lock directory is damaged (delete ${this.dir} once no process has the database open)`);
   }
 
+  /**
+   * Whether the process of `o` (a record others() returned) has left for good: its record was
+   * removed (it closed the file; a descriptor kept open here still reads it) or it is dead, and
+   * then its record is removed now. One fstat, and a read of /proc for a record still linked.
+   */
+  departed(o: OtherProcess): boolean {
+    const fd = this.fds.get(o.name);
+    if (fd === undefined || fs.fstatSync(fd).nlink === 0) {
+      if (fd !== undefined) fs.closeSync(fd);
+      this.fds.delete(o.name);
+      const i = this.listed.indexOf(o.name);
+      if (i >= 0) this.listed.splice(i, 1);
+      return true;
+    }
+    if (liveness(o.record.id) !== 'dead') return false;
+    this.removeDead(o.name);
+    return true;
+  }
+
   /** Removes the record of a process found dead (its name is unique to it, so this removes nothing else). */
   removeDead(name: string): void {
+    const i = this.listed.indexOf(name);
+    if (i >= 0) this.listed.splice(i, 1); // reread() need not look for it again
     const fd = this.fds.get(name);
     if (fd !== undefined) {
       fs.closeSync(fd);

@@ -16,6 +16,10 @@
  * the flag was clear when the joiner looked, either the rewrite had not begun (the append, before,
  * was read by it) or it had ended (then the path names the new file, and an append to the old
  * one fails the check).
+ *
+ * mark() and unchangedSince() let the writer lock see cheaply that nobody joined since it last
+ * read the file (procs/bakery.ts, the fast path): the file only grows while the path names it,
+ * so a one-byte pread at the size it had returns nothing until someone appends.
  */
 import * as fs from 'node:fs';
 import { MEMBER_MAGIC, MEMBER_NAME, MEMBER_SEED, MEMBER_SIZE, MEMBERS_COMPACT_AT } from '../pages/layout.js';
@@ -24,11 +28,23 @@ import { StorageError } from '../errors.js';
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
+/** Where the file stood at a names(): which descriptor (generation) and the size that was read. */
+export interface MembersMark {
+  readonly gen: number;
+  readonly size: number;
+}
+
 export class Members {
   readonly path: string;
   private fd = -1;
   private ino = -1;
   private buf = new Uint8Array(MEMBER_SIZE * 64);
+  /** Counts the descriptors opened on the file: a mark of another generation says nothing about this one. */
+  private gen = 0;
+  private last: MembersMark | null = null;
+  /** Per name, where its last entry was at the last names() (a name appended again has a new one). */
+  private entries = new Map<string, number>();
+  private readonly probe = new Uint8Array(1);
 
   constructor(dir: string) {
     this.path = `${dir}/members`;
@@ -63,22 +79,60 @@ export class Members {
   /** The names of every member, as the file says now (duplicates removed). */
   names(): string[] {
     const size = this.reopen();
-    if (size < 0) return [];
+    this.last = null;
+    if (size < 0) {
+      this.entries = new Map();
+      return [];
+    }
     if (this.buf.length < size) this.buf = new Uint8Array(size * 2);
     const n = fs.readSync(this.fd, this.buf, 0, size, 0);
     const out = new Set<string>();
+    const entries = new Map<string, number>();
+    let whole = n === size;
     for (let o = 0; o + MEMBER_SIZE <= n;) {
       const name = decodeMember(this.buf.subarray(o, o + MEMBER_SIZE));
       if (name !== null) {
         out.add(name);
+        entries.set(name, this.gen * 2 ** 32 + o);
         o += MEMBER_SIZE;
       } else {
         // an append still being written (a joiner not yet in), or a short one (a full disk):
         // the next whole entry starts at some later multiple of 4
         o += 4;
+        whole = false;
       }
     }
+    // what was read is [0, size) of this descriptor's file, so any later append ends past it; a
+    // read with a piece it could not decode gives no mark (that piece may become a joiner's entry
+    // without the file growing again)
+    if (whole && n % MEMBER_SIZE === 0) this.last = { gen: this.gen, size };
+    this.entries = entries;
     return [...out];
+  }
+
+  /**
+   * Where the last entry of `name` was at the last names() (undefined: none): another value
+   * than before means the name was appended again (or the file rewritten), which is what a
+   * process does each time it opens the file, after making its record file anew.
+   */
+  entryOf(name: string): number | undefined {
+    return this.entries.get(name);
+  }
+
+  /** Where the file stood at the last names() (null: no file then). */
+  mark(): MembersMark | null {
+    return this.last;
+  }
+
+  /**
+   * Whether nothing was appended to the file since `mark` was taken: the same descriptor, and a
+   * pread at the size it had then finds no byte. One pread, no stat; what it cannot see is the
+   * path being given to another file (compact, or the directory removed and made again), which
+   * only a holder of the writer lock does, and that holder joined by appending to this file
+   * first, or was listed when the mark was taken (procs/bakery.ts).
+   */
+  unchangedSince(mark: MembersMark): boolean {
+    return mark.gen === this.gen && this.fd >= 0 && fs.readSync(this.fd, this.probe, 0, 1, mark.size) === 0;
   }
 
   /** Whether the file holds so many entries that the lock's holder should compact it. */
@@ -136,6 +190,7 @@ export class Members {
       } catch {
         return -1;
       }
+      this.gen++;
       this.ino = fs.fstatSync(this.fd).ino;
       if (this.ino !== st.ino) return this.reopen(); // replaced between the two calls
     }

@@ -10,9 +10,15 @@
  *      scan): a pin it misses is one whose reader will see the target or a newer version and pin
  *      again (procs/process-pins.ts); it waits while a live process pins the version its slot
  *      holds;
- *   3. at publish, announces the reuse-ring entries it will overwrite, writes the pages it reused
- *      into the ring, then writes the commit record with the new version (publish);
+ *   3. at publish, announces the reuse-ring entries it will overwrite (unless the commit record
+ *      reserves them already), writes the pages it reused into the ring, then writes the commit
+ *      record with the new version and a reservation for the next commit (publish);
  *   4. releases the lock, clearing its target if it published nothing (unlock).
+ * When the lock came by the bakery's fast path (no other process has had the file open since
+ * this process last held the lock, and none can open it before the release), step 1 uses the
+ * commit record as this thread last read or wrote it, unless a thread of this process published
+ * since, and step 2 writes no target: there is no reader of another process to tell, and this
+ * process's readers never wait for its own writer's target (docs/design.md, "The fast path").
  */
 import type { LockTable } from '../sync/locks.js';
 import type { ProcessWriters } from '../sync/writer.js';
@@ -26,12 +32,23 @@ import { InternalError, StorageError } from '../errors.js';
 
 /** How long a process found alive is trusted to be (it can only err towards waiting longer). */
 const ALIVE_TRUST_MS = 100;
+/**
+ * Ring entries past the head that every published commit record reserves for the next commit,
+ * so that a commit reusing no more pages needs no reservation write of its own. A reader more
+ * than RING_CAPACITY - STANDING_RESERVE entries behind then drops its whole cache, as one more
+ * than RING_CAPACITY - (pages the commit reuses) behind does anyway.
+ */
+const STANDING_RESERVE = 1024;
 
 export class ProcessWriter implements ProcessWriters {
   private readonly bakery: Bakery;
   /** The commit record as read under the lock, then as this writer wrote it. */
   private commit: CommitRecord | null = null;
+  /** The commit record as this thread last read or wrote it (kept across locks, for the fast path). */
+  private known: CommitRecord | null = null;
   private targetSlot = -1;
+  /** The commit record shows this writer's target (or reservation): unlock() must clear it if nothing was published. */
+  private shown = false;
   /** The version this writer last found in the commit record: another one means another process committed. */
   private lastTxn = -1;
   /** Per slot: live other processes pinning the version the slot holds (as of the last scan). */
@@ -64,8 +81,10 @@ export class ProcessWriter implements ProcessWriters {
   unlock(): void {
     const c = this.commit;
     try {
-      if (this.targetSlot >= 0 && c !== null) this.dir.commit.write({ ...c, target: -1, ringReserved: c.ringHead });
+      // the reservation stays: entries may have been overwritten up to it (it never goes back)
+      if (this.shown && c !== null) this.write({ ...c, target: -1, ringReserved: (this.known ?? c).ringReserved });
     } finally {
+      this.shown = false;
       this.targetSlot = -1;
       this.commit = null;
       // what the scan saw holds while the lock does; a later look without it must scan again
@@ -76,9 +95,18 @@ export class ProcessWriter implements ProcessWriters {
   }
 
   refresh(): void {
+    const k = this.known;
+    // fast path: nobody else wrote the commit record since this thread's last look at it (only a
+    // holder of the lock writes it, and no other process held it since); a thread of this process
+    // may have, but its commit moved the lock table's version (an abort leaves the record as it was)
+    if (this.bakery.fast && k !== null && k.target < 0 && k.txnId === this.lastTxn && (k.txnId | 0) === this.locks.publishedSeq()) {
+      this.commit = k;
+      return;
+    }
     const c = this.dir.commit.read();
     if (c === null) throw new StorageError(`${this.dir.dir}/state holds no commit record although the file is open (was the lock directory deleted while in use?)`);
     this.commit = c;
+    this.known = c;
     if (c.txnId !== this.lastTxn || c.target >= 0) {
       // another process committed since, or a writer died holding the lock (its target is still
       // set): the slots may hold versions this process has not seen, or a dead writer's
@@ -91,7 +119,9 @@ export class ProcessWriter implements ProcessWriters {
   target(slot: number): void {
     const c = this.current();
     this.targetSlot = slot;
-    this.dir.commit.write({ ...c, target: slot, ringReserved: c.ringHead });
+    if (this.bakery.fast) return; // no reader of another process exists, nor can one begin before unlock()
+    this.write({ ...c, target: slot });
+    this.shown = true;
   }
 
   /**
@@ -149,23 +179,37 @@ export class ProcessWriter implements ProcessWriters {
   }
 
   /**
-   * Publishes (txnId, slot) to every process: the ring entries it will overwrite first, then the
-   * pages this commit reused, then the commit record. Returns the ring's new head.
+   * Publishes (txnId, slot) to every process: the ring entries it will overwrite first (unless
+   * the commit record already reserves them: STANDING_RESERVE), then the pages this commit
+   * reused, then the commit record, which reserves STANDING_RESERVE entries for the next commit.
+   * Returns the ring's new head.
    */
   publish(txnId: number, slot: number, reused: readonly number[]): number {
     const c = this.current();
     let head = c.ringHead;
     if (reused.length > 0) {
-      this.dir.commit.write({ ...c, target: this.targetSlot, ringReserved: (head + reused.length) >>> 0 });
+      const upTo = (head + reused.length) >>> 0;
+      if ((upTo - (this.known ?? c).ringReserved | 0) > 0) {
+        this.write({ ...c, target: this.targetSlot, ringReserved: upTo });
+        this.shown = true;
+      }
       head = this.dir.commit.appendRing(head, reused);
     }
-    const next = { txnId, slot, target: -1, ringHead: head, ringReserved: head };
-    this.dir.commit.write(next);
-    this.commit = { ...c, ...next };
+    // flags 0: a COMPACTING flag left by a holder that died compacting means nothing any more
+    const next = { ...c, txnId, slot, target: -1, ringHead: head, ringReserved: (head + STANDING_RESERVE) >>> 0, flags: 0 };
+    this.write(next);
+    this.commit = next;
+    this.shown = false;
     this.targetSlot = -1;
     this.lastTxn = txnId;
     this.pins.adopt(txnId, slot);
     return head;
+  }
+
+  /** Writes the commit record and remembers it as the one this thread knows. */
+  private write(c: CommitRecord): void {
+    this.dir.commit.write(c);
+    this.known = c;
   }
 
   private current(): CommitRecord {

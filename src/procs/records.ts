@@ -38,7 +38,10 @@ export interface CommitRecord {
   /** The slot the writer holding the lock will write, or -1. */
   target: number;
   ringHead: number;
-  /** Entries in [ringHead, ringReserved) may be being written by the writer (ringHead when none are). */
+  /**
+   * Entries in [ringHead, ringReserved) may be being written by the writer: announced before it
+   * writes them, and never lowered (a published record reserves some for the next commit).
+   */
   ringReserved: number;
   /** CR_FLAG_*. */
   flags: number;

@@ -82,8 +82,9 @@ export class StateFile {
       k += run;
       at = (at + run) >>> 0;
     }
-    // A writer announces the entries it will overwrite before it writes them (ringReserved): if
-    // that reaches back to `cursor`, some of what was read may be another commit's entries.
+    // A writer announces the entries it will overwrite before it writes them (ringReserved, which
+    // never goes back): if that reaches back to `cursor`, some of what was read may be another
+    // commit's entries.
     const now = this.read();
     if (now !== null && ((now.ringReserved - cursor) >>> 0) > RING_CAPACITY) { dropAll(); return; }
     for (let j = 0; j < n; j++) drop(words[j]!);

@@ -108,6 +108,40 @@ describe('the lock directory', () => {
     expectClean(db);
   });
 
+  it('a process that closes the file and opens it again (the same record name, a new record file) is seen: its lock and pins count', async () => {
+    const file = tempPath();
+    const db = openFile(file, { nRoots: 2, writeTimeoutMs: 600 });
+    db.putSync('k', 0);
+    const peer = await startPeer();
+    await peer.call('open', { path: file, options: { nRoots: 2 } });
+    db.putSync('k', 1); // this process reads the peer's record now (and keeps a descriptor on it)
+    await peer.call('close');
+    await peer.call('open', { path: file, options: { nRoots: 2 } });
+    expect(recordsOf(file)).toHaveLength(2);
+    await peer.call('beginWrite', { key: 'k', value: 'peer' }); // it holds the writer lock now
+    const e = thrown(() => db.putSync('k', 2));
+    expect(e.code).toBe('ROTA_WRITE_TIMEOUT');
+    expect(e.message).toContain(`held by process ${peer.pid}`);
+    await peer.kill();
+
+    // the same for a pin: a reader that opened again pins the current version; with two slots this
+    // process's second commit needs that version's slot
+    const reader = await startPeer();
+    await reader.call('open', { path: file, options: { nRoots: 2 } });
+    db.putSync('k', 3);
+    await reader.call('close');
+    await reader.call('open', { path: file, options: { nRoots: 2 } });
+    expect(await reader.call('beginRead', { key: 'k' })).toBe(3);
+    db.putSync('k', 4);
+    const p = thrown(() => db.putSync('k', 5));
+    expect(p.code).toBe('ROTA_WRITE_TIMEOUT');
+    expect(p.message).toContain(`process ${reader.pid}`);
+    await reader.kill();
+    db.putSync('k', 6);
+    expect(db.get('k')).toBe(6);
+    expectClean(db);
+  });
+
   describe.each([
     ['holding a read transaction', 'beginRead'],
     ['inside a write transaction', 'beginWrite'],

@@ -5,7 +5,8 @@
  * exclusively (EEXIST: another process is inside too), bumps the counter key, holds for argv[4]
  * ms, removes the marker. It answers each round with one JSON line: when it received the line,
  * when it first got in, and the violations it saw. ROTADB_TEST_STALL_MS (the environment) makes
- * its writer lock stall between finding a holder dead and acting on it.
+ * its writer lock stall between finding a holder dead and acting on it. With argv[5] 'async' it
+ * runs each transaction through the asynchronous writer (db.transaction), one at a time.
  */
 import * as fs from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -14,7 +15,7 @@ import * as path from 'node:path';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const rota = await import(pathToFileURL(path.join(root, 'dist', 'index.js')).href);
-const [file, marker, holdArg] = process.argv.slice(2);
+const [file, marker, holdArg, mode] = process.argv.slice(2);
 const hold = Number(holdArg);
 const pause = new Int32Array(new SharedArrayBuffer(4));
 setTimeout(() => process.exit(3), 120_000);
@@ -24,14 +25,16 @@ const say = (x) => process.stdout.write(JSON.stringify(x) + '\n');
 say({ ready: true, pid: process.pid });
 
 const lines = createInterface({ input: process.stdin });
-lines.on('line', (line) => {
+const run = mode === 'async' ? (fn) => db.transaction(fn) : (fn) => db.transactionSync(fn);
+
+lines.on('line', async (line) => {
   const [, round, n] = line.split(' ').map(Number);
   const received = Date.now();
   let entered = 0;
   let violations = 0;
   try {
     for (let i = 0; i < n; i++) {
-      db.transactionSync(() => {
+      await run(() => {
         if (entered === 0) entered = Date.now();
         let fd;
         try {
