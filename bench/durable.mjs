@@ -4,6 +4,7 @@
 //   BENCH_QUICK=1 npm run bench:durable       (a quick run: small sizes, 1 round)
 //   BENCH_N=200000 npm run bench:durable      (bulk loads of 200,000 entries)
 //   BENCH_ROUNDS=5 npm run bench:durable
+//   BENCH_ASYNC_PUTS=1000000 ...              (the async workloads with 1,000,000 puts)
 //
 // Every measurement runs in a child process of its own (one store, one workload, a fresh temp
 // dir), so no store inherits another's heap, page cache state of its own process, or threads. The
@@ -53,9 +54,9 @@ const ROUNDS = parseCount(process.env.BENCH_ROUNDS, QUICK ? 1 : 3, 'BENCH_ROUNDS
 const SMALL_N = QUICK ? 20_000 : 100_000;
 const SINGLE_WARMUP = QUICK ? 100 : 500;
 const SINGLE_PUTS = QUICK ? 400 : 2_000;
-const ASYNC_PUTS = QUICK ? 20_000 : 100_000;
+const ASYNC_PUTS = parseCount(process.env.BENCH_ASYNC_PUTS, QUICK ? 20_000 : 100_000, 'BENCH_ASYNC_PUTS');
 const ASYNC_CHUNK = 1_000;
-const ASYNC_WARMUP = QUICK ? 5_000 : 20_000;
+const ASYNC_WARMUP = QUICK ? 20_000 : 100_000;
 const TXN_SIZE = 10_000;
 const VALUE_SIZE = 100;
 const VALUE_POOL = 1024;

@@ -9,9 +9,10 @@
  * promises settle when its transaction is durable, or reject with the transaction's error (the
  * previous version stays current; the whole transaction is undone, so a group fails together).
  *
- * Lifetime: started when asynchronous writes queue up (api/write-queue.ts); referenced (keeps the process alive) only while a batch
- * is unsettled; closed with the database. If it exits unexpectedly, every unsettled batch is
- * rejected with DatabaseFailedError and this thread's database refuses writes until reopened.
+ * Lifetime: started when asynchronous writes queue up (api/write-queue.ts); referenced (keeps
+ * the process alive) only while a batch is unsettled; closed with the database. If it exits
+ * unexpectedly, every unsettled batch is rejected with DatabaseFailedError and this thread's
+ * database refuses writes until reopened.
  */
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +52,7 @@ export class WriterThread {
   private threadId = -1;
   /** The thread has joined the file and takes batches. */
   private ready = false;
+  private onStarted: Array<(ok: boolean) => void> = [];
 
   constructor(private readonly env: Environment, private readonly buffers: BufferPool) {}
 
@@ -133,8 +135,6 @@ export class WriterThread {
     this.port = port1;
     this.ref(false); // nothing is waiting for it yet
   }
-
-  private onStarted: Array<(ok: boolean) => void> = [];
 
   /** @internal For tests: resolves once the thread has started (true) or could not (false). */
   whenStarted(): Promise<boolean> {
