@@ -12,6 +12,7 @@
  * record mutex, so the record always shows what the lock table says when it is written.
  */
 import * as fs from 'node:fs';
+import { threadId } from 'node:worker_threads';
 import { pwriteAll, pidExists, storageError } from './io.js';
 import { PUB_SHOWN } from '../sync/locks.js';
 import { CR_FLAG_COMPACTING, PROC_MAX_PINS, PROC_RECORD_MAX } from '../pages/layout.js';
@@ -19,7 +20,8 @@ import { decodeProc, encodeProc, type ProcPin, type ProcRecord } from './records
 import { StateFile } from './state-file.js';
 import { liveness, ownIdentity, recordName, type ProcessIdentity } from './identity.js';
 import { Members } from './members.js';
-import { AlreadyOpenError, CorruptionError, DatabaseLockedError, InternalError, ReadersFullError, StorageError } from '../errors.js';
+import { dieInRecord } from './test-hooks.js';
+import { AlreadyOpenError, CorruptionError, DatabaseLockedError, InternalError, ReadersFullError, RotaError, StorageError } from '../errors.js';
 
 /** How often a torn record is read again before the directory is declared damaged. */
 const TORN_RETRIES = 1000;
@@ -69,7 +71,7 @@ export class LockDir {
   readonly myName: string;
   private stateFile: StateFile | null = null;
   readonly members: Members;
-  private readonly ownFd: number;
+  private ownFd = -1;
   private readonly opened: number;
   /** Descriptors of other processes' records, by file name (kept open between scans). */
   private readonly fds = new Map<string, number>();
@@ -91,10 +93,12 @@ export class LockDir {
     const own = `${this.dir}/${this.myName}`;
     this.members = new Members(this.dir);
     if (first) {
-      this.ownFd = createRecord(this.dir, own, path);
       this.opened = Date.now();
-      try {
+      this.ownFd = createRecord(this.dir, own, path, (fd) => {
+        this.ownFd = fd;
         this.writeOwn();
+      });
+      try {
         this.members.join(this.myName, () => this.compactingNow());
       } catch (e) {
         fs.closeSync(this.ownFd);
@@ -121,9 +125,9 @@ export class LockDir {
   removeDirectory(): void {
     try { fs.unlinkSync(`${this.dir}/state`); } catch { /* already gone */ }
     try { fs.unlinkSync(this.members.path); } catch { /* already gone */ }
-    // temporary files (`state.<pid>.*`, `members.<pid>.*`) of processes killed while making them
+    // temporary files (`state.<pid>.*`, `members.<pid>.*`, `record.<pid>.*`) of processes killed while making them
     for (const name of safeList(this.dir)) {
-      const m = /^(?:state|members)\.(\d+)\./.exec(name);
+      const m = /^(?:state|members|record)\.(\d+)\./.exec(name);
       if (m !== null && !pidExists(Number(m[1]))) {
         try { fs.unlinkSync(`${this.dir}/${name}`); } catch { /* gone */ }
       }
@@ -368,18 +372,39 @@ function makeDirectory(dir: string, path: string): void {
 }
 
 /**
- * Creates this process's record file, making the directory first if needed (again, if the last
- * process removed it between the two steps).
+ * Creates this process's record file with its first contents already in it (`fill` writes them):
+ * they go into a temporary file, which is then linked under the record's name, so that no other
+ * process ever finds the name with nothing behind it. (A record file created empty and killed
+ * before its first write could be judged by nobody: its name says which process, not which pid
+ * namespace, so it would have kept the directory for good.) A process killed between the two
+ * steps leaves only its temporary file, which the last one out removes (removeDirectory). The
+ * directory is made first if needed, again if the last process removed it meanwhile.
  */
-function createRecord(dir: string, own: string, path: string): number {
+function createRecord(dir: string, own: string, path: string, fill: (fd: number) => void): number {
+  const tmp = `${dir}/record.${process.pid}.${threadId}.tmp`;
   for (let attempt = 0; ; attempt++) {
     makeDirectory(dir, path);
+    let fd: number;
     try {
-      return fs.openSync(own, 'wx+');
+      fd = fs.openSync(tmp, 'w+');
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 100) continue;
+      throw storageError(`cannot create ${tmp}`, e);
+    }
+    try {
+      if (dieInRecord) process.kill(process.pid, 'SIGKILL');
+      fill(fd);
+      fs.linkSync(tmp, own);
+      return fd; // the record's own file now
+    } catch (e) {
+      fs.closeSync(fd);
+      if (e instanceof RotaError) throw e; // from fill
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') throw new AlreadyOpenError(path, 'in another thread of this process; pass db.handle() to the worker (workerData or postMessage) and open(handle) there');
-      if (code !== 'ENOENT' || attempt >= 100) throw storageError(`cannot create ${own}`, e);
+      if (code === 'ENOENT' && attempt < 100) continue;
+      throw storageError(`cannot create ${own}`, e);
+    } finally {
+      try { fs.unlinkSync(tmp); } catch { /* gone with the directory */ }
     }
   }
 }

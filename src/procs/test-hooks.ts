@@ -10,6 +10,8 @@
  *                               process joined `members` since: it takes the lock at once (procs/bakery.ts)
  *   ROTADB_TEST_DIE_BEFORE_PUBLISH=1  a writer SIGKILLs its own process once its commit is durable, before it
  *                               publishes it (a root slot that no process knows of: env/environment.ts)
+ *   ROTADB_TEST_DIE_IN_RECORD=1  a process SIGKILLs itself while it creates its record, before the record
+ *                               has its first contents (procs/lock-dir.ts, createRecord)
  * None is set in normal use; they cost one property load where they are checked.
  */
 const env = process.env;
@@ -19,4 +21,5 @@ export const skipRecheck = env.ROTADB_TEST_SKIP_RECHECK === '1';
 export const stallMs = Number(env.ROTADB_TEST_STALL_MS ?? 0) || 0;
 export const dieBeforePublish = env.ROTADB_TEST_DIE_BEFORE_PUBLISH === '1';
 export const skipJoinCheck = env.ROTADB_TEST_SKIP_JOIN_CHECK === '1';
+export const dieInRecord = env.ROTADB_TEST_DIE_IN_RECORD === '1';
 export const pinStallMs = Number(env.ROTADB_TEST_PIN_STALL_MS ?? 0) || 0;
