@@ -63,13 +63,20 @@ export class WriteQueue {
         if (this.batch === batch) this.batch = null;
       };
       if (this.remote()) {
-        const posted = this.postAfter.then(immediate).then(() => {
+        const before = this.tail;
+        const posted = this.postAfter.then(immediate).then(async () => {
           detach(); // the rest of this turn has joined the batch
-          if (this.remote()) this.thread!.submit(batch);
-          else void this.runBatch(batch); // the thread stopped meanwhile: this fails as the database has
+          if (this.remote()) {
+            this.thread!.submit(batch);
+          } else {
+            // the thread stopped, or a commit listener came, meanwhile: run it here, after every
+            // job before it (later batches wait for this, through postAfter)
+            await before;
+            await this.runBatch(batch);
+          }
         });
         this.postAfter = posted;
-        this.tail = Promise.all([this.tail, posted.then(() => batch.settled)]).then(noop);
+        this.tail = Promise.all([before, posted.then(() => batch.settled)]).then(noop);
       } else {
         this.enqueue(async () => {
           await immediate();

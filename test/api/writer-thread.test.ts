@@ -125,6 +125,21 @@ describe('the writer thread', () => {
     expectClean(db);
   });
 
+  it('a listener that comes while a batch waits to be posted moves that batch here, after the ones the thread has', async () => {
+    const db = await threadDb();
+    const first: Promise<boolean>[] = [];
+    for (let i = 0; i < 2000; i++) first.push(db.put('k', i));
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r)); // posted to the thread
+    const late = db.put('k', 'late'); // a batch for the thread, not posted yet
+    let seen = 0;
+    db.on('beforecommit', () => { seen++; });
+    await Promise.all([...first, late]);
+    expect(db.get('k')).toBe('late');
+    expect(seen).toBe(1); // the late batch ran here
+    expectClean(db);
+  });
+
   it('writerThread must be a boolean, and true needs a file path', () => {
     expect(syncCodeOf(() => openFile(tempPath(), { writerThread: 'yes' as unknown as boolean }))).toBe('ROTA_BAD_OPTION');
     expect(syncCodeOf(() => openMem({ writerThread: true }))).toBe('ROTA_BAD_OPTION');
