@@ -123,7 +123,7 @@ export class WriterThread {
   private start(): void {
     const { port1, port2 } = new MessageChannel();
     const data: WriterThreadData = { handle: this.env.handle(), options: { ...this.env.options, writerThread: false }, port: port2, control: this.control };
-    const worker = new Worker(entryFile(), { workerData: data, transferList: [port2], execArgv: threadArgv() });
+    const worker = newWorker(entryFile(), data, port2);
     port1.on('message', (m: BatchReply | { ready: boolean }) => {
       if ('ready' in m) this.started(m.ready);
       else this.settle(m);
@@ -205,10 +205,20 @@ export class WriterThread {
 }
 
 /**
- * The node options the thread starts with: this process's, less those that say how to run the
- * main script (`--input-type`, `-e`, `-p` with their text), which would stop the thread's own
- * script from loading.
+ * Starts the thread with this process's node options, less those that say how to run the main
+ * script (`--input-type`, `-e`, `-p`: they would stop the thread's script from loading). A worker
+ * refuses process-wide and V8 options (`--expose-gc`, say) given explicitly; then it starts with
+ * none, which is what it needs.
  */
+function newWorker(file: string, data: WriterThreadData, port: MessagePort): Worker {
+  try {
+    return new Worker(file, { workerData: data, transferList: [port], execArgv: threadArgv() });
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw e;
+    return new Worker(file, { workerData: data, transferList: [port], execArgv: [] });
+  }
+}
+
 function threadArgv(): string[] {
   const out: string[] = [];
   const args = process.execArgv;
