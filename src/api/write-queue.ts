@@ -16,10 +16,13 @@
  *   commitAsync). A job waits for its root slot with Atomics.waitAsync and holds nothing while
  *   waiting, so the thread's reads and synchronous writes go on meanwhile.
  *
- * Order across the two: a batch for the writer thread is posted once every job before it that
- * runs here has finished (`postAfter`); a job that runs here starts once every job before it has
- * finished (`tail`). Consecutive batches are posted without waiting for each other: the thread
- * takes them in order. A promise resolves once its commit is durable and visible to readers.
+ * Order across the two: a batch is closed and posted, or run here, once the job before it has
+ * been posted or has finished (`postAfter`); one that runs here (and a transaction() callback)
+ * starts only once every job before it has settled (`tail`). Consecutive batches for the thread
+ * are posted without waiting for each other, the thread takes them in order, and a batch waiting
+ * behind one that runs here gathers the writes of every turn meanwhile (group commit). Where a
+ * batch runs is decided when it is closed, so the first batches after the thread has started go
+ * to it too. A promise resolves once its commit is durable and visible to readers.
  */
 import type { Environment } from '../env/environment.js';
 import type { WriteTxn } from '../txn/write.js';
@@ -62,35 +65,20 @@ export class WriteQueue {
       const detach = (): void => {
         if (this.batch === batch) this.batch = null;
       };
-      if (this.remote()) {
-        const before = this.tail;
-        const posted = this.postAfter.then(immediate).then(async () => {
-          detach(); // the rest of this turn has joined the batch
-          if (this.remote()) {
-            this.thread!.submit(batch);
-          } else {
-            // the thread stopped, or a commit listener came, meanwhile: run it here, after every
-            // job before it (later batches wait for this, through postAfter)
-            await before;
-            await this.runBatch(batch);
-          }
-        });
-        this.postAfter = posted;
-        this.tail = Promise.all([before, posted.then(() => batch.settled)]).then(noop);
-      } else {
-        this.enqueue(async () => {
-          await immediate();
-          detach();
-          // the thread may have started since: everything before this job has finished, so
-          // handing it over keeps the order
-          if (this.remote()) {
-            this.thread!.submit(batch);
-            await batch.settled;
-          } else {
-            await this.runBatch(batch);
-          }
-        });
-      }
+      const before = this.tail;
+      const posted = this.postAfter.then(immediate).then(async () => {
+        detach(); // the rest of this turn has joined the batch
+        if (this.remote()) {
+          this.thread!.submit(batch);
+        } else {
+          // here: after every job before it has settled (the thread's batches too); the batches
+          // after it wait for this, through postAfter, and meanwhile gather into the next one
+          await before;
+          await this.runBatch(batch);
+        }
+      });
+      this.postAfter = posted;
+      this.tail = Promise.all([before, posted.then(() => batch.settled)]).then(noop);
     }
     return this.batch;
   }

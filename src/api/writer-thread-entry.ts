@@ -36,9 +36,11 @@ async function main(): Promise<void> {
   let apply: Apply | null = null;
   let failure: unknown = null;
   try {
-    const [{ open }, batch] = await Promise.all([import('./open.js'), import('./batch.js')]);
+    // the environment and the batch code only: the rest of the API (codecs, tools) would only
+    // lengthen the thread's start
+    const [{ Environment }, batch] = await Promise.all([import('../env/environment.js'), import('./batch.js')]);
     apply = batch.applyBatch;
-    env = open(handle as DatabaseHandle, options).env;
+    env = Environment.join(handle as DatabaseHandle, options);
   } catch (e) {
     failure = e;
   }

@@ -122,7 +122,7 @@ export class WriterThread {
 
   private start(): void {
     const { port1, port2 } = new MessageChannel();
-    const data: WriterThreadData = { handle: this.env.handle(), options: { ...this.env.options, writerThread: false }, port: port2, control: this.control };
+    const data: WriterThreadData = { handle: this.env.handle(), options: { ...this.env.options }, port: port2, control: this.control };
     const worker = newWorker(entryFile(), data, port2);
     port1.on('message', (m: BatchReply | { ready: boolean }) => {
       if ('ready' in m) this.started(m.ready);
