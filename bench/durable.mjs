@@ -16,7 +16,7 @@
 //
 // with BENCH_CPU_PROF=<dir> (a CPU profile of the timed section only; bench/cpuprofile-top.mjs
 // summarises it) or BENCH_MARKS=1 (start and end marks on stderr, to cut an strace to the timed
-// section with bench/strace-window.mjs). Stores: rotadb1, rotadb2, rotadb1i (writerThread: false),
+// section with bench/strace-window.mjs). Stores: rotadb1, rotadb2, rotadb1t (writerThread: true),
 // lmdb, sqlite, none (no store: the harness alone).
 //
 // Workloads (the same seeded keys, values and orders for every store):
@@ -112,8 +112,8 @@ async function timedEnd() {
 const storeKinds = {
   // rotadb's default commit with nRoots >= 2: pages and root slot, one fdatasync.
   rotadb1: (dir) => openRotadbStore(dir, 1),
-  // the same with writerThread: false: async batches applied on the event loop's thread
-  rotadb1i: (dir) => openRotadbStore(dir, 1, false),
+  // the same with writerThread: true: async batches applied and committed by a worker thread
+  rotadb1t: (dir) => openRotadbStore(dir, 1, true),
   // the two-fsync commit: pages, fdatasync, root slot, fdatasync.
   rotadb2: (dir) => openRotadbStore(dir, 2),
   // lmdb-js 3.5 with its defaults (overlappingSync on Linux).
@@ -140,7 +140,7 @@ function openNoStore() {
   };
 }
 
-async function openRotadbStore(dir, fsyncsPerCommit, writerThread = true) {
+async function openRotadbStore(dir, fsyncsPerCommit, writerThread = false) {
   const { open } = await import('../dist/index.js');
   const db = open(path.join(dir, 'db.rdb'), { encoding: 'binary', fsyncsPerCommit, writerThread });
   return {
@@ -354,8 +354,8 @@ async function child(workload, kind) {
 
 const workloads = [
   { id: 'single', kinds: ['rotadb1', 'rotadb2', 'lmdb', 'sqlite'] },
-  { id: 'async', kinds: ['rotadb1', 'rotadb1i', 'lmdb', 'none'] },
-  { id: 'async-warm', kinds: ['rotadb1', 'rotadb1i', 'lmdb', 'none'] },
+  { id: 'async', kinds: ['rotadb1', 'rotadb1t', 'lmdb', 'none'] },
+  { id: 'async-warm', kinds: ['rotadb1', 'rotadb1t', 'lmdb', 'none'] },
   { id: 'asc', kinds: ['rotadb1', 'lmdb'] },
   { id: 'rnd', kinds: ['rotadb1', 'lmdb'] },
 ];
@@ -433,15 +433,15 @@ async function parent() {
     'lmdb-js put() resolves at commit, before its sync', 'rateResolved');
   addRow(`${asyncPuts}, after ${nf(ASYNC_WARMUP)} warm-up puts, until durable`, 'puts/s', 'async-warm', 'rotadb1', 'lmdb', 'lmdb-js', 1.0,
     'lmdb-js: until db.flushed after the last put() resolved');
-  addRow(`${asyncPuts}, until durable, writerThread: false`, 'puts/s', 'async', 'rotadb1i', 'lmdb', 'lmdb-js', null);
-  addRow(`${asyncPuts}, after ${nf(ASYNC_WARMUP)} warm-up puts, until durable, writerThread: false`, 'puts/s', 'async-warm', 'rotadb1i', 'lmdb', 'lmdb-js', null);
+  addRow(`${asyncPuts}, until durable, writerThread: true`, 'puts/s', 'async', 'rotadb1t', 'lmdb', 'lmdb-js', null);
+  addRow(`${asyncPuts}, after ${nf(ASYNC_WARMUP)} warm-up puts, until durable, writerThread: true`, 'puts/s', 'async-warm', 'rotadb1t', 'lmdb', 'lmdb-js', null);
   addRow(`bulk load, ascending, ${nf(N)} entries, ${nf(TXN_SIZE)} puts/txn`, 'puts/s', 'asc', 'rotadb1', 'lmdb', 'lmdb-js', 1.2);
   addRow(`bulk load, random order, ${nf(N)} entries, ${nf(TXN_SIZE)} puts/txn`, 'puts/s', 'rnd', 'rotadb1', 'lmdb', 'lmdb-js', 1.5);
 
   const delays = {};
   for (const w of ['async', 'async-warm']) {
     delays[w] = {};
-    for (const k of ['rotadb1', 'rotadb1i', 'lmdb', 'none']) {
+    for (const k of ['rotadb1', 'rotadb1t', 'lmdb', 'none']) {
       const ds = results[w][k].map((r) => r.eventLoopDelayMs);
       delays[w][k] = { p50: ds.map((d) => d.p50), p99: ds.map((d) => d.p99), max: ds.map((d) => d.max), idleP99: results[w][k].map((r) => r.idleEventLoopDelayMs.p99) };
     }
@@ -465,7 +465,7 @@ async function parent() {
   const delayLines = [
     '| event-loop delay during the async puts (ms) | p50 (per round) | p99 (per round) | median p99 | max (per round) | idle p99 (per round) |',
     '|---|---:|---:|---:|---:|---:|',
-    ...['async', 'async-warm'].flatMap((w) => [['rotadb', delays[w].rotadb1], ['rotadb, writerThread: false', delays[w].rotadb1i], ['lmdb-js', delays[w].lmdb], ['no store (the harness alone)', delays[w].none]].map(([name, d]) =>
+    ...['async', 'async-warm'].flatMap((w) => [['rotadb', delays[w].rotadb1], ['rotadb, writerThread: true', delays[w].rotadb1t], ['lmdb-js', delays[w].lmdb], ['no store (the harness alone)', delays[w].none]].map(([name, d]) =>
       `| ${name}, ${w} | ${slash(d.p50, ms)} | ${slash(d.p99, ms)} | ${ms(median(d.p99))} | ${slash(d.max, ms)} | ${slash(d.idleP99, ms)} |`)),
   ];
   const commitsPerRun = results.async.rotadb1.map((r) => r.commits);

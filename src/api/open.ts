@@ -20,10 +20,11 @@ export interface OpenOptions extends EnvOptions, DatabaseOptions {
    */
   readOnly?: boolean;
   /**
-   * Asynchronous writes (put, remove) are applied and committed by a worker thread of their own
-   * (api/writer-thread.ts), so that neither the B-tree work nor the commit runs on the event loop.
-   * Default true for a database opened from a file path; false applies them on this thread, in
-   * slices, with the commit's I/O on the thread pool. Needs a file path (not `storage`).
+   * true: asynchronous writes (put, remove) are applied and committed by a worker thread of the
+   * database's own once they queue up (api/writer-thread.ts), so that neither the B-tree work nor
+   * the commit runs on the event loop. Default false: they are applied on this thread, in slices,
+   * with the commit's I/O on the thread pool. Needs a file path (not `storage`). Measured
+   * (docs/benchmarks.md): faster for sustained writes, slower for a burst right after open.
    */
   writerThread?: boolean;
 }
@@ -38,7 +39,7 @@ export function open<V = any>(pathOrOptions: string | OpenOptions | DatabaseHand
     if (options.path !== undefined || options.storage !== undefined) throw new InvalidOptionError('open(handle, options): the handle names the file; options may not');
     validate(options);
     const env = Environment.join(pathOrOptions, options);
-    return new RootDatabase<V>(env, new WriteQueue(env, options.writerThread ?? true), null, options, options.readOnly === true);
+    return new RootDatabase<V>(env, new WriteQueue(env, options.writerThread === true), null, options, options.readOnly === true);
   }
   const opts: OpenOptions = typeof pathOrOptions === 'string' ? { ...options, path: pathOrOptions } : { ...pathOrOptions };
   validate(opts);
@@ -48,7 +49,7 @@ export function open<V = any>(pathOrOptions: string | OpenOptions | DatabaseHand
     throw new FileNotFoundError(`${opts.path} (readOnly: true does not create a database)`);
   }
   const env = Environment.open(opts);
-  return new RootDatabase<V>(env, new WriteQueue(env, opts.writerThread ?? opts.storage === undefined), null, opts, readOnly);
+  return new RootDatabase<V>(env, new WriteQueue(env, opts.writerThread === true), null, opts, readOnly);
 }
 
 /** Every option is known; the codec constructors throw InvalidOptionError for an unknown encoding. */

@@ -6,10 +6,10 @@
  *
  * Where a batch runs:
  * - in the writer thread (api/writer-thread.ts), for a database opened from a file path with
- *   `writerThread` on (the default), once writes have queued up behind unfinished ones and the
+ *   `writerThread: true`, once writes have queued up behind unfinished ones and the
  *   thread has started: the B-tree work and the commit leave the event loop, and the batches
  *   issued while one is being made durable gather into the thread's next transaction;
- * - in this thread otherwise (a Storage given to open, `writerThread: false`, on('beforecommit')
+ * - in this thread otherwise (a Storage given to open, `writerThread` off, on('beforecommit')
  *   or on('aftercommit') listeners, which must see the transaction here, or a writer thread that
  *   could not start): applied in slices of about SLICE_MS, yielding to the event loop between
  *   them, and committed with its writes and fdatasync on the thread pool (txn/commit.ts,

@@ -10,7 +10,7 @@ import type { RootDatabase } from '../../src/index.js';
 
 /** A file database whose writer thread has started, so that its batches go there. */
 async function threadDb(): Promise<RootDatabase> {
-  const db = openFile(tempPath());
+  const db = openFile(tempPath(), { writerThread: true });
   expect(await db.queue.writerThreadStarted()).toBe(true);
   return db;
 }

@@ -18,7 +18,7 @@ const dist = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
 
 /** A file database whose batches go to its writer thread. */
 async function threadDb(file = tempPath(), options: Parameters<typeof openFile>[1] = {}): Promise<RootDatabase> {
-  const db = openFile(file, options);
+  const db = openFile(file, { writerThread: true, ...options });
   expect(await db.queue.writerThreadStarted()).toBe(true);
   return db;
 }
@@ -36,7 +36,7 @@ function child(file: string, body: string): { status: number | null; out: string
 
 describe('the writer thread', () => {
   it('is started only once writes queue up behind unfinished ones, and then takes the batches', async () => {
-    const db = openFile(tempPath());
+    const db = openFile(tempPath(), { writerThread: true });
     await db.put('one', 1); // one write at a time: no thread
     expect((db.queue as any).thread.worker).toBeNull();
     const ps = [db.put('a', 1)];
@@ -144,6 +144,7 @@ describe('the writer thread', () => {
   it('writerThread must be a boolean, and true needs a file path', () => {
     expect(syncCodeOf(() => openFile(tempPath(), { writerThread: 'yes' as unknown as boolean }))).toBe('ROTA_BAD_OPTION');
     expect(syncCodeOf(() => openMem({ writerThread: true }))).toBe('ROTA_BAD_OPTION');
+    expect((openFile(tempPath()).queue as any).thread).toBeNull(); // off by default
     const db = openFile(tempPath(), { writerThread: false });
     expect((db.queue as any).thread).toBeNull();
   });
@@ -153,7 +154,7 @@ describe('the writer thread and the life of the process', () => {
   it('keeps the process alive until writes nobody awaits are durable, then lets it exit', () => {
     const file = tempPath();
     const r = child(file, `
-      const db = open(file, { encoding: 'json' });
+      const db = open(file, { encoding: 'json', writerThread: true });
       for (let t = 0; t < 20; t++) {
         for (let i = 0; i < 500; i++) db.put('k' + (t * 500 + i), t);
         await new Promise((r) => setImmediate(r));
@@ -169,7 +170,7 @@ describe('the writer thread and the life of the process', () => {
 
   it('starts in a process run with node options (-e, --input-type, a V8 flag), and does not keep it alive once idle', () => {
     const r = child(tempPath(), `
-      const db = open(file);
+      const db = open(file, { writerThread: true });
       const ps = [];
       for (let t = 0; t < 5; t++) {
         ps.push(db.put('k' + t, t));

@@ -14,7 +14,7 @@ process.env.ROTADB_VERIFY_CACHE = '1';
 describe('the writer thread and the main thread writing one file', () => {
   for (const nRoots of [2, 4]) {
     it(`nRoots ${nRoots}: async batches, sync commits and reads interleaved agree with a model`, async () => {
-      const db = openFile(tempPath(), { nRoots, encoding: 'json', cacheSize: 64 * 4096 });
+      const db = openFile(tempPath(), { nRoots, encoding: 'json', cacheSize: 64 * 4096, writerThread: true });
       const model = new Map<number, number>();
       const random = rng(0x5eed + nRoots);
       const keys = 400;

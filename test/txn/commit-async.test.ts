@@ -126,7 +126,7 @@ describe('asynchronous commit', () => {
 
   it('on a file: puts commit off the event loop, and closeSync right after keeps the descriptor until the writes end', async () => {
     const file = tempPath();
-    const db = open(file, { encoding: 'json', writerThread: false }); // batches on this thread (test/api/writer-thread.test.ts: in the writer thread)
+    const db = open(file, { encoding: 'json' }); // batches on this thread (test/api/writer-thread.test.ts: in the writer thread)
     const puts: Promise<boolean>[] = [];
     for (let i = 0; i < 2000; i++) puts.push(db.put(`k${i}`, { i }));
     await puts[0];
