@@ -23,6 +23,7 @@
 // compute the same bytes for (n, i).
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { rng, say } from '../helpers/child-lines.mjs';
 
 /** A 32-bit hash of two non-negative integers (integer mixing, no state). */
 function hash2(a, b) {
@@ -63,30 +64,8 @@ export function valueFor(n, i) {
   return out;
 }
 
-/** A small seeded generator for the writer's choices (mulberry32-style); the parent uses it too. */
-export function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Writes one line to stdout with a blocking write; no buffering, so a line seen was really written. */
-function say(line) {
-  const buf = Buffer.from(`${line}\n`);
-  let done = 0;
-  while (done < buf.length) {
-    try {
-      done += fs.writeSync(1, buf, done, buf.length - done);
-    } catch (e) {
-      if (e.code !== 'EAGAIN') throw e;
-    }
-  }
-}
+// the parent uses rng too (kill.test.ts imports it from here)
+export { rng };
 
 function fail(message) {
   say(`error ${message}`);

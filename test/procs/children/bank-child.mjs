@@ -19,34 +19,10 @@
 //   stat <snapshots> <checks>   reader: counts so far (every 100 ms and at the end)
 //   viol <what>                 reader: an anomaly inside a snapshot
 //   error <message>             anything unexpected; exit code 2
-import * as fs from 'node:fs';
+import { rng, say } from '../../helpers/child-lines.mjs';
 
 const cfg = JSON.parse(process.argv[2]);
 const { open } = await import(cfg.dist);
-
-function say(line) {
-  const buf = Buffer.from(`${line}\n`);
-  let done = 0;
-  while (done < buf.length) {
-    try {
-      done += fs.writeSync(1, buf, done, buf.length - done);
-    } catch (e) {
-      if (e.code !== 'EAGAIN') throw e;
-    }
-  }
-}
-
-/** mulberry32-style generator: each child's choices from its seed. */
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const random = rng(cfg.seed);
 const pick = (n) => Math.floor(random() * n);

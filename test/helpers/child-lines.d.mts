@@ -1,0 +1,3 @@
+/** See child-lines.mjs. */
+export function say(line: string): void;
+export function rng(seed: number): () => number;
