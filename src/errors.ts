@@ -136,7 +136,10 @@ export class StorageError extends RotaError {
   }
 }
 
-/** In serial mode (nRoots = 1) a reader waited `writeTimeoutMs` for the writer to commit. */
+/**
+ * A reader waited `writeTimeoutMs` for a version to pin: in serial mode (nRoots = 1) for the
+ * writer to commit, or, with other processes writing, because every attempt was overtaken by a commit.
+ */
 export class ReadTimeoutError extends RotaError {
   constructor(message: string) { super('ROTA_READ_TIMEOUT', message); }
 }

@@ -9,6 +9,12 @@ interface CommitListeners { before: CommitListener[]; after: CommitListener[] }
 /** on('beforecommit'/'aftercommit') listeners, per file: every handle of it shares its commits. */
 const listeners = new WeakMap<Environment, CommitListeners>();
 
+/** Whether `env` has a beforecommit or aftercommit listener now (commitHooks stays set once made). */
+export function hasCommitListeners(env: Environment): boolean {
+  const l = listeners.get(env);
+  return l !== undefined && (l.before.length > 0 || l.after.length > 0);
+}
+
 export function listenersOf(env: Environment): CommitListeners {
   let l = listeners.get(env);
   if (l === undefined) {

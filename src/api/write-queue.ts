@@ -29,6 +29,7 @@ import type { WriteTxn } from '../txn/write.js';
 import { DatabaseClosedError } from '../errors.js';
 import { BufferPool, WriteBatch } from './batch.js';
 import { WriterThread } from './writer-thread.js';
+import { hasCommitListeners } from './events.js';
 
 /** A batch applies its writes for about this long per event-loop turn before it yields. */
 const SLICE_MS = 1;
@@ -122,7 +123,7 @@ export class WriteQueue {
 
   /** Whether the next batch goes to the writer thread. */
   private remote(): boolean {
-    return this.thread !== null && this.thread.usable && this.env.commitHooks === null;
+    return this.thread !== null && this.thread.usable && !hasCommitListeners(this.env);
   }
 
   /** A job that runs in this thread. Jobs handle their own errors, so the chain never rejects and never stops. */

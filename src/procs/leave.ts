@@ -13,6 +13,7 @@ import type { LockDir } from './lock-dir.js';
 import { liveness } from './identity.js';
 
 export function leave(dir: LockDir, last: boolean): void {
+  if (dir.isClosed) return; // left already (a failed open cleans up in two layers)
   if (!last) {
     dir.close(false);
     return;

@@ -81,6 +81,11 @@ export class LockDir {
   private ownSeq = 0;
   private closed = false;
 
+  /** Whether close() ran: the record is no longer this process's to write. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /**
    * Opens the lock directory of `path` for this thread. `first`: the first thread of this
    * process to open the file, which creates the process's record (and the directory and state
@@ -157,6 +162,10 @@ export class LockDir {
 
   /** Under the record mutex: writes the record that the lock table describes now. */
   writeOwnLocked(): void {
+    // Closed: its descriptor's number may already name another file. (An open that fails inside
+    // the Environment leaves the directory there, and openShared's cleanup then unlocks and
+    // leaves again: those writes must go nowhere.)
+    if (this.closed) return;
     const pins: ProcPin[] = [];
     for (let s = 0; s < this.state.nRoots; s++) {
       if (this.state.pubState(s) === PUB_SHOWN) pins.push({ slot: s, version: this.state.pubVersion(s), since: this.state.pubSince(s) });
@@ -315,8 +324,29 @@ export class LockDir {
     return this.stateFile;
   }
 
+  /**
+   * Whether the process a commit record names as its writer (`pid`, `start`) is alive, judged
+   * from that process's record, which names its pid namespace (the commit record does not: a pid
+   * of another namespace looked up here would name some other process, or none). No record (or
+   * none readable yet) means it closed the file or was found dead. The record is read afresh by
+   * name: a descriptor kept from before may be on a record that process has since replaced.
+   */
+  writerAlive(pid: number, start: number): boolean {
+    if (pid === this.me.pid && start === this.me.start) return true;
+    const name = recordName({ pid, start, boot: this.me.boot, pidNs: this.me.pidNs });
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(`${this.dir}/${name}`);
+    } catch {
+      return false;
+    }
+    const r = decodeProc(bytes, bytes.length);
+    // torn (being rewritten): its process is writing it, so it is alive
+    return r === null ? bytes.length > 0 : liveness(r.id) !== 'dead';
+  }
+
   private compactingNow(): boolean {
-    return StateFile.compacting(this.dir, this.me);
+    return StateFile.compacting(this.dir, (pid, start) => this.writerAlive(pid, start));
   }
 
   /** Holding the writer lock: rewrites `members` without the processes that closed the file, if it has grown large. */

@@ -20,7 +20,6 @@ import { PUB_CLEARING, PUB_NONE, PUB_SHOWN, type LockTable } from '../sync/locks
 import type { ProcessReaders } from '../sync/readers.js';
 import type { CommitRecord } from './records.js';
 import type { LockDir } from './lock-dir.js';
-import { liveness, recordName } from './identity.js';
 import { pinStallMs, skipRecheck } from './test-hooks.js';
 
 export class ProcessPins implements ProcessReaders {
@@ -67,16 +66,9 @@ export class ProcessPins implements ProcessReaders {
     // the next one may reuse pages this version reaches, which that commit freed (the epoch rule
     // counts only the pins it saw). A writer that commits after this read sees the pin.
     if ((c.txnId | 0) !== (versionLow | 0)) return 'retry';
-    // a writer never takes the current version's slot, but in serial mode (nRoots 1). Its
-    // liveness is judged from its record, which names its pid namespace (the commit record does
-    // not: a pid of another namespace looked up here would name some other process); no record
-    // means it closed the file or was found dead
+    // a writer never takes the current version's slot, but in serial mode (nRoots 1)
     const me = this.dir.me;
-    if (c.target === slot && !(c.writerPid === me.pid && c.writerStart === me.start)) {
-      const name = recordName({ pid: c.writerPid, start: c.writerStart, boot: me.boot, pidNs: me.pidNs });
-      const w = this.dir.others().find((o) => o.name === name); // others(): no descriptor kept for a record that went
-      if (w !== undefined && liveness(w.record.id) !== 'dead') return 'wait';
-    }
+    if (c.target === slot && !(c.writerPid === me.pid && c.writerStart === me.start) && this.dir.writerAlive(c.writerPid, c.writerStart)) return 'wait';
     return 'ok';
   }
 

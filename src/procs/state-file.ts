@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { pwriteAll, storageError } from './io.js';
 import { CR_FLAG_COMPACTING, CR_SIZE, RING_CAPACITY, RING_OFFSET } from '../pages/layout.js';
 import { decodeCommit, encodeCommit, type CommitRecord } from './records.js';
-import { liveness, type ProcessIdentity } from './identity.js';
+import type { ProcessIdentity } from './identity.js';
 import { CorruptionError } from '../errors.js';
 
 /** How often a torn commit record is read again before the directory is declared damaged. */
@@ -98,7 +98,7 @@ export class StateFile {
    * Whether a holder of the writer lock is compacting `members` now (procs/members.ts), read by
    * path: a process that is joining has no descriptor of its own yet.
    */
-  static compacting(dir: string, me: ProcessIdentity): boolean {
+  static compacting(dir: string, writerAlive: (pid: number, start: number) => boolean): boolean {
     let fd: number;
     try {
       fd = fs.openSync(`${dir}/state`, 'r');
@@ -111,7 +111,7 @@ export class StateFile {
         const n = fs.readSync(fd, buf, 0, CR_SIZE, 0);
         const c = decodeCommit(buf, n);
         // a holder killed while compacting leaves the flag set: then it means nothing
-        if (c !== null) return (c.flags & CR_FLAG_COMPACTING) !== 0 && liveness({ pid: c.writerPid, start: c.writerStart, boot: me.boot, pidNs: me.pidNs }) !== 'dead';
+        if (c !== null) return (c.flags & CR_FLAG_COMPACTING) !== 0 && writerAlive(c.writerPid, c.writerStart);
         if (n < CR_SIZE || buf.every((b) => b === 0)) return false;
       }
       return true; // never whole: wait and look again

@@ -197,8 +197,16 @@ export class ReaderPins {
 
   private pinThrough(entry: number): number {
     let deadline = 0;
+    let retryDeadline = 0;
     const other = this.other;
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
+      // Each retry needs a commit to land between two reads microseconds apart; bounded all the
+      // same, so that a stream of commits cannot keep a reader spinning without end.
+      if (attempt > 0 && deadline === 0) {
+        const now = Date.now();
+        if (retryDeadline === 0) retryDeadline = now + this.writeTimeoutMs;
+        else if (now >= retryDeadline) throw new ReadTimeoutError(`a read could not pin a version for ${this.writeTimeoutMs} ms: every attempt was overtaken by a commit`);
+      }
       other?.refresh();
       const r = this.locks.tryPin(entry);
       if (r >= 0 && other !== null) {

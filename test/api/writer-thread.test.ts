@@ -42,6 +42,7 @@ describe('the writer thread', () => {
     const ps = [db.put('a', 1)];
     await new Promise((r) => setImmediate(r));
     ps.push(db.put('b', 2)); // issued while the first batch is unsettled
+    expect((db.queue as any).thread.worker).not.toBeNull(); // started by that, not by the check below
     await Promise.all(ps);
     expect(await db.queue.writerThreadStarted()).toBe(true);
     const before = db.stats().txnId;
@@ -119,10 +120,16 @@ describe('the writer thread', () => {
   it('with an on(\'beforecommit\') listener, batches run on this thread, where the listener sees them', async () => {
     const db = await threadDb();
     let seen = 0;
-    db.on('beforecommit', () => { seen++; });
+    const count = (): void => { seen++; };
+    db.on('beforecommit', count);
     await Promise.all([db.put('a', 1), db.put('b', 2)]);
     expect(seen).toBe(1);
     expect(db.get('b')).toBe(2);
+    db.off('beforecommit', count);
+    const before = (db.queue as any).thread.posted;
+    await Promise.all([db.put('c', 3), db.put('d', 4)]);
+    expect((db.queue as any).thread.posted).toBe(before + 1); // once removed, batches go to the thread again
+    expect(seen).toBe(1);
     expectClean(db);
   });
 
@@ -169,7 +176,8 @@ describe('the writer thread and the life of the process', () => {
   });
 
   it('starts in a process run with node options (-e, --input-type, a V8 flag), and does not keep it alive once idle', () => {
-    const r = child(tempPath(), `
+    const file = tempPath();
+    const r = child(file, `
       const db = open(file, { writerThread: true });
       const ps = [];
       for (let t = 0; t < 5; t++) {
@@ -185,5 +193,6 @@ describe('the writer thread and the life of the process', () => {
     expect(r.out).toBe('started true settled 2\n');
     expect(r.status).toBe(0);
     expect(r.ms).toBeLessThan(20_000);
+    expectClean(openFile(file));
   });
 });
