@@ -483,7 +483,8 @@ async function parent() {
 
   const resultsDir = path.join(here, 'results');
   fs.mkdirSync(resultsDir, { recursive: true });
-  const date = new Date().toISOString().slice(0, 10);
+  // one file per run (to the second), so that a later run never overwrites one a document cites
+  const date = new Date().toISOString().slice(0, 19).replace(/:/g, '-');
   const out = path.join(resultsDir, `durable-${date}${QUICK ? '-quick' : ''}.json`);
   const json = {
     date: new Date().toISOString(),

@@ -316,7 +316,8 @@ async function main() {
     log('|---|---:|---:|---:|---|');
     for (const r of rows) log(`| ${r.workload} (${r.unit}) | ${r.rotadb.toFixed(0)} | ${r.lmdb.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.target === null ? '—' : `≥ ${r.target.toFixed(1)} (${r.ratio >= r.target ? 'met' : 'missed'})`} |`);
     for (const r of rows) if (r.extra) log(`- ${r.workload}: ${r.extra}`);
-    const out = path.join(here, 'results', `read-${new Date().toISOString().slice(0, 10)}.json`);
+    // one file per run (to the second), so that a later run never overwrites one a document cites
+    const out = path.join(here, 'results', `read-${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}.json`);
     fs.mkdirSync(path.dirname(out), { recursive: true });
     fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), machine, build: gitState(), N, rows }, null, 2) + '\n');
     log(`Wrote ${path.relative(process.cwd(), out)}`);
