@@ -16,7 +16,7 @@ import { FileNotFoundError, InvalidOptionError } from '../errors.js';
 export interface OpenOptions extends EnvOptions, DatabaseOptions {
   /**
    * Open for reading only: no write transaction can begin, and every write throws ReadOnlyError
-   * (ROTA_READ_ONLY). The file must exist. The lock file is still taken (one process per file).
+   * (ROTA_READ_ONLY). The file must exist. The file is still locked as for writing: in the lock directory where processes share files, else the lock file (one process per file).
    */
   readOnly?: boolean;
   /**

@@ -180,8 +180,9 @@ function reportError(e: unknown, cmd: Command | undefined, io: CliIO): number {
   if (code === 'ROTA_LOCKED') {
     const pid = (e as { pid?: number }).pid;
     const file = (e as { file?: string }).file ?? 'the file';
-    // recover needs the file to itself; on a platform without /proc every command does
-    const why = cmd?.name === 'recover' ? 'recover needs the file to itself' : 'this platform allows one process per file';
+    // recover needs the file to itself; any command does on a platform without /proc, or against
+    // the lock file of an older rotadb
+    const why = cmd?.name === 'recover' ? 'recover needs the file to itself' : 'that process holds it alone (a platform without /proc, or an older rotadb)';
     io.stderr.write(`rotadb: ${file} is open in process ${pid ?? '(unknown)'} and ${why}; stop it first (ROTA_LOCKED)\n`);
     return EXIT_LOCKED;
   }

@@ -8,13 +8,14 @@ import { AlreadyOpenError, DatabaseLockedError, NotADatabaseError, StorageError 
 import { canShareAcrossProcesses } from '../procs/identity.js';
 import { pidExists } from '../procs/io.js';
 import { lockAlone } from './shared-open.js';
+import { DEFAULT_WRITE_TIMEOUT_MS } from './options.js';
 
 /**
  * Takes `path` for this process alone (recover --apply): with the lock directory where the
  * platform allows sharing (refused while another process has the file open), else the lock file.
  */
 export function lockExclusive(path: string): () => void {
-  return canShareAcrossProcesses() ? lockAlone(path, 10_000) : lockFile(path);
+  return canShareAcrossProcesses() ? lockAlone(path, DEFAULT_WRITE_TIMEOUT_MS) : lockFile(path);
 }
 
 /** Takes the lock file of `path` for this process; returns the function that removes it. */

@@ -63,10 +63,10 @@ export class ReaderPins {
   /** Pins this thread holds, per slot: a writer of this thread that must wait for them never could. */
   readonly localPins: Int32Array;
 
-  /** Claims this thread's short-read entry; throws TooManyThreadsError when every one is taken. */
   /** Short reads served by the lingering pin since it was taken (with other processes: bounded). */
   private lingerUses = 0;
 
+  /** Claims this thread's short-read entry; throws TooManyThreadsError when every one is taken. */
   constructor(private readonly locks: LockTable, private readonly writeTimeoutMs: number, private readonly other: ProcessReaders | null = null) {
     this.localPins = new Int32Array(locks.nRoots);
     this.lingers = locks.nRoots > 1;
